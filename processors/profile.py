@@ -1,0 +1,132 @@
+"""The organisation profile: who "we" are, whom we know, and how we weigh a conversation.
+
+It is a YAML file (``TOWNSQUARE_PROFILE_PATH``) so that a communications team
+can change it without touching code; ``townsquare profile check FILE`` runs
+:func:`load_profile` and prints its errors.
+
+Handles are compared case-insensitively and without a leading ``@``; a handle
+may carry a platform-specific domain (``@council@social.example``) and is then
+matched on its full form and on its local part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "relevance": 0.25,
+    "invitation": 0.30,
+    "engagement": 0.15,
+    "openness": 0.10,
+    "freshness": 0.10,
+    "share_of_voice": 0.10,
+}
+"""Positive components add up to 1; penalties (sensitivity, hostility, spam) multiply."""
+
+
+def normalise_handle(handle: str) -> str:
+    """``@Council@Social.Example`` -> ``council@social.example``."""
+    return handle.strip().lstrip("@").lower()
+
+
+class GazetteerEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    label: str = Field(min_length=1, description="PRODUCT, PLACE, PERSON, PROGRAMME, ORG ...")
+
+
+class Thresholds(BaseModel):
+    """Score cut-offs for the recommended action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply: float = Field(default=0.55, ge=0, le=1)
+    appreciate: float = Field(default=0.35, ge=0, le=1)
+
+
+class Organisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    accounts: dict[str, list[str]] = Field(
+        default_factory=dict, description="platform -> the organisation's own handles"
+    )
+    employees: list[str] = Field(default_factory=list)
+    employee_domains: list[str] = Field(default_factory=list)
+    partners: list[str] = Field(default_factory=list)
+    investors: list[str] = Field(default_factory=list)
+    media: list[str] = Field(default_factory=list)
+    officials: list[str] = Field(default_factory=list)
+    competitors: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    gazetteer: list[GazetteerEntry] = Field(default_factory=list)
+    sensitive_topics: list[str] = Field(default_factory=lambda: ["grief", "health", "children"])
+    reply_sla_minutes: int = Field(default=240, ge=1)
+    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("weights")
+    @classmethod
+    def _known_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_WEIGHTS))
+        if unknown:
+            raise ValueError(
+                f"unknown weight(s) {unknown}; known components: {sorted(DEFAULT_WEIGHTS)}"
+            )
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights must not be negative")
+        return {**DEFAULT_WEIGHTS, **value}
+
+    def own_handles(self) -> set[str]:
+        """Every own handle, normalised, across platforms (full and local-part forms)."""
+        out: set[str] = set()
+        for handles in self.accounts.values():
+            for handle in handles:
+                h = normalise_handle(handle)
+                out.add(h)
+                out.add(h.split("@", 1)[0])
+        return out
+
+
+class Profile(BaseModel):
+    """Top level of the YAML file (``organisation:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation: Organisation
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used, with one readable line per problem."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+def parse_profile(data: Any, path: Path = Path("<profile>")) -> Organisation:
+    """Validate a parsed YAML document and return the organisation."""
+    try:
+        return Profile.model_validate(data).organisation
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        ]
+        raise ProfileError(path, problems) from exc
+
+
+def load_profile(path: Path) -> Organisation:
+    """Read and validate a profile file; errors name the field and what to fix."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ProfileError(path, ["file not found"]) from exc
+    except yaml.YAMLError as exc:
+        raise ProfileError(path, [f"not valid YAML: {exc}"]) from exc
+    return parse_profile(data, path)

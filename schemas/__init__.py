@@ -1,0 +1,1 @@
+"""Message models, generated JSON Schemas and Elasticsearch index templates."""

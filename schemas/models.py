@@ -1,0 +1,207 @@
+"""Message models: the single source of truth for every topic's payload.
+
+The JSON Schema files under ``schemas/json/`` are generated from these classes
+(``townsquare schemas export``) and a test fails when they drift, because other
+services read those files rather than this code. Bump ``SCHEMA_VERSION`` and
+add a line to ``schemas/CHANGELOG.md`` on any change to a published model.
+
+Models are strict about shape (``extra="forbid"`` on what we publish) so a bug
+upstream surfaces as a dead letter instead of a silently different document.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1.0.0"
+
+StakeholderLabel = Literal[
+    "customer",
+    "citizen",
+    "influencer",
+    "media",
+    "employee",
+    "partner",
+    "investor",
+    "official",
+    "competitor",
+]
+Action = Literal["reply", "appreciate", "escalate", "listen_only", "do_not_engage"]
+MessageKind = Literal["post", "edit", "delete"]
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RawEnvelope(_Model):
+    """What an ingest agent puts on ``posts.raw``: the platform payload untouched."""
+
+    ingest_id: str = Field(description="Unique id of this ingest event (uuid4 hex).")
+    source: str = Field(description="Ingest agent that produced it: replay, mastodon, ...")
+    format: str = Field(description="Payload format the normalize stage dispatches on.")
+    received_at: datetime
+    payload: Any = Field(description="The platform record as received (JSON value or text).")
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Facts the reader knew but the record lacks (thread root, file name).",
+    )
+
+    _v_received = field_validator("received_at")(_utc)
+
+
+class Author(_Model):
+    id: str = Field(description="platform:native_author_id (or a pseudonym).")
+    handle: str | None = None
+    display_name: str | None = None
+    bio: str | None = None
+    followers: int | None = Field(default=None, ge=0)
+    following: int | None = Field(default=None, ge=0)
+    verified: bool = False
+    is_org_account: bool = False
+
+
+class ReplyTarget(_Model):
+    post_id: str
+    author_id: str | None = None
+
+
+class Metrics(_Model):
+    likes: int = Field(default=0, ge=0)
+    shares: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+
+
+class CanonicalPost(_Model):
+    """One post from any platform, in one shape (ActivityStreams-like)."""
+
+    kind: MessageKind = Field(
+        default="post",
+        description="post (new), edit (replaces the stored post) or delete (removes it).",
+    )
+    id: str = Field(description="platform:native_id; the idempotency key everywhere.")
+    platform: str
+    url: str | None = None
+    created_at: datetime
+    lang: str | None = None
+    text: str = ""
+    author: Author
+    conversation_id: str = Field(description="platform:native_id of the thread's root.")
+    in_reply_to: ReplyTarget | None = None
+    mentions: list[str] = Field(default_factory=list, description="Handles, without '@'.")
+    hashtags: list[str] = Field(default_factory=list, description="Tags, without '#'.")
+    links: list[str] = Field(default_factory=list)
+    metrics: Metrics = Field(default_factory=Metrics)
+    ingest_id: str | None = None
+    received_at: datetime | None = None
+
+    _v_created = field_validator("created_at")(_utc)
+
+    @field_validator("received_at")
+    @classmethod
+    def _v_received(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
+
+
+class Entity(_Model):
+    text: str
+    label: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    source: Literal["model", "gazetteer", "mention", "hashtag", "link"]
+
+
+class Stakeholder(_Model):
+    label: StakeholderLabel
+    score: float = Field(ge=0.0, le=1.0)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Joinability(_Model):
+    score: float = Field(ge=0.0, le=1.0)
+    action: Action
+    components: dict[str, float] = Field(default_factory=dict)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ConversationSummary(_Model):
+    posts: int = 0
+    participants: int = 0
+    own_posts: int = 0
+    last_activity: datetime | None = None
+    last_org_post_at: datetime | None = None
+    awaiting_org_reply: bool = False
+    awaiting_since: datetime | None = None
+    unanswered_org_posts: int = Field(
+        default=0, description="Own posts in a row with no reply from anyone else."
+    )
+    give: int = Field(default=0, description="Own replies, shares and appreciation of others.")
+    ask: int = Field(default=0, description="Own broadcasts (posts that start a thread).")
+
+
+class Sensitivity(_Model):
+    flags: list[str] = Field(default_factory=list)
+
+
+class EnrichedPost(CanonicalPost):
+    """A canonical post with what enrichment found, as published on ``posts.enriched``."""
+
+    entities: list[Entity] = Field(default_factory=list)
+    stakeholders: list[Stakeholder] = Field(default_factory=list)
+    joinability: Joinability
+    conversation: ConversationSummary = Field(default_factory=ConversationSummary)
+    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    processed_at: dict[str, datetime] = Field(
+        default_factory=dict, description="Stage name -> UTC time the stage finished."
+    )
+    schema_version: str = SCHEMA_VERSION
+
+
+class PostDeleted(_Model):
+    """Tombstone on ``posts.enriched``: the platform deleted this post; drop every copy."""
+
+    kind: Literal["delete"] = "delete"
+    id: str
+    platform: str
+    conversation_id: str
+    deleted_at: datetime
+    schema_version: str = SCHEMA_VERSION
+
+    _v_deleted = field_validator("deleted_at")(_utc)
+
+
+class DeadLetter(_Model):
+    """A message a stage could not process, kept with everything needed to replay it."""
+
+    stage: str
+    reason: str = Field(description="Short machine-readable cause, used as a metric label.")
+    error: str = Field(description="Human-readable detail.")
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload: str = Field(description="Original bytes as UTF-8 (replacement chars), truncated.")
+    payload_truncated: bool = False
+    payload_size: int = Field(ge=0, description="Size of the original payload in bytes.")
+    failed_at: datetime
+
+    _v_failed = field_validator("failed_at")(_utc)
+
+
+PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
+    "raw_envelope": RawEnvelope,
+    "canonical_post": CanonicalPost,
+    "enriched_post": EnrichedPost,
+    "post_deleted": PostDeleted,
+    "dead_letter": DeadLetter,
+}

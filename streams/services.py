@@ -1,0 +1,281 @@
+"""Local Kafka- and Elasticsearch-compatible servers for machines without Docker.
+
+They come from the ``noida-db`` wheel (one binary speaking the Kafka protocol
+and the Elasticsearch REST API). The wheel's console script is a Python wrapper
+whose child is the server, so we start the binary inside the package directly,
+in its own process group, and stop that whole group with SIGINT (the server
+saves its data on SIGINT). Readiness means what clients need: a real Kafka
+metadata request answered, and ``_cluster/health?wait_for_status=yellow``.
+
+Nothing else in townsquare knows these servers exist: the rest of the code
+reads ``Settings.kafka_servers`` / ``Settings.elasticsearch_url`` and talks to
+whatever is there through the real clients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+
+from streams.settings import LOCAL_ES_PORT, LOCAL_KAFKA_PORT, Settings
+
+HOST = "127.0.0.1"
+
+
+class ServiceError(RuntimeError):
+    """The local services could not be started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LocalServices:
+    """Where the local servers live and listen."""
+
+    data_dir: Path
+    kafka_port: int = LOCAL_KAFKA_PORT
+    es_port: int = LOCAL_ES_PORT
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalServices:
+        return cls(data_dir=settings.data_dir.resolve())
+
+    @property
+    def server_dir(self) -> Path:
+        return self.data_dir / "services"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "services.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "services.log"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{HOST}:{self.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://{HOST}:{self.es_port}"
+
+
+def server_binary() -> Path:
+    """Path of the server binary shipped in the ``noida-db`` wheel."""
+    try:
+        path = Path(str(files("noida_db").joinpath("noida-db")))
+    except ModuleNotFoundError as exc:
+        raise ServiceError(
+            "the local servers are not installed: run `pip install 'noida-db==0.2.3'` "
+            "(or `make install`), or set TOWNSQUARE_KAFKA_BOOTSTRAP and TOWNSQUARE_ES_URL "
+            "to use existing servers"
+        ) from exc
+    if not path.is_file():
+        raise ServiceError(f"noida-db binary missing at {path}; reinstall the noida-db wheel")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_pid(svc: LocalServices) -> int | None:
+    """PID of the server this data folder started, if it is still alive."""
+    try:
+        pid = int(json.loads(svc.pid_file.read_text())["pid"])
+    except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+    if _pid_alive(pid):
+        return pid
+    return None
+
+
+def kafka_ready(bootstrap: str, timeout: float = 2.0) -> bool:
+    """A real metadata round trip, not just an open port."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout * 1000),
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def es_ready(url: str, timeout: float = 2.0) -> bool:
+    try:
+        resp = httpx.get(
+            f"{url}/_cluster/health",
+            params={"wait_for_status": "yellow", "timeout": f"{max(1, int(timeout))}s"},
+            timeout=timeout + 1,
+        )
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 200 and resp.json().get("status") in {"yellow", "green"}
+
+
+def status(svc: LocalServices) -> dict[str, object]:
+    """What is running, for ``townsquare services status``."""
+    return {
+        "pid": running_pid(svc),
+        "kafka": svc.kafka_bootstrap,
+        "kafka_ready": kafka_ready(svc.kafka_bootstrap, timeout=1.0),
+        "elasticsearch": svc.es_url,
+        "elasticsearch_ready": es_ready(svc.es_url, timeout=1.0),
+        "data_dir": str(svc.data_dir),
+        "log": str(svc.log_file),
+    }
+
+
+def up(svc: LocalServices, timeout: float = 60.0) -> bool:
+    """Start the servers unless ours already run; return True if this call started them."""
+    pid = running_pid(svc)
+    if pid is not None:
+        _wait_ready(svc, timeout)
+        return False
+    busy = [p for p in (svc.kafka_port, svc.es_port) if port_open(p)]
+    if busy:
+        raise ServiceError(
+            f"port(s) {', '.join(map(str, busy))} on {HOST} are taken by another program; "
+            "stop it, or point TOWNSQUARE_KAFKA_BOOTSTRAP / TOWNSQUARE_ES_URL at the servers "
+            "that are already running"
+        )
+    binary = server_binary()
+    svc.server_dir.mkdir(parents=True, exist_ok=True)
+    log = svc.log_file.open("ab")
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "start",
+            "--data-dir",
+            str(svc.server_dir),
+            "--host",
+            HOST,
+            "--only",
+            "elasticsearch,kafka",
+            "--kafka-port",
+            str(svc.kafka_port),
+            "--elasticsearch-port",
+            str(svc.es_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log.close()
+    svc.pid_file.write_text(json.dumps({"pid": proc.pid, "pgid": proc.pid}))
+    try:
+        _wait_ready(svc, timeout, proc)
+    except ServiceError:
+        down(svc)
+        raise
+    return True
+
+
+def _wait_ready(svc: LocalServices, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(
+                f"the local server exited with code {proc.returncode}; see {svc.log_file}"
+            )
+        if es_ready(svc.es_url, 1.0) and kafka_ready(svc.kafka_bootstrap, 2.0):
+            return
+        time.sleep(0.3)
+    raise ServiceError(
+        f"the local servers were not ready after {timeout:.0f}s; see {svc.log_file}"
+    )
+
+
+def down(svc: LocalServices, timeout: float = 20.0) -> bool:
+    """Stop the servers (SIGINT to the whole process group, so data is saved).
+
+    Returns True if something was stopped. Escalates to SIGKILL only if the
+    group ignores SIGINT for ``timeout`` seconds, and checks the ports are free.
+    """
+    pid = running_pid(svc)
+    if pid is None:
+        svc.pid_file.unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _group_alive(pid):
+        time.sleep(0.1)
+    if _group_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    svc.pid_file.unlink(missing_ok=True)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (port_open(svc.kafka_port) or port_open(svc.es_port)):
+        time.sleep(0.1)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie leader still "exists"; reap it if it is our child.
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pgid, os.WNOHANG)
+        if done == pgid:
+            return _group_alive_after_reap(pgid)
+    return True
+
+
+def _group_alive_after_reap(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def restart_kafka(svc: LocalServices) -> None:
+    """Restart only the Kafka side, keeping data (clears stuck consumer groups locally)."""
+    subprocess.run(
+        [str(server_binary()), "restart", "kafka", "--data-dir", str(svc.server_dir)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

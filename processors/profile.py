@@ -115,9 +115,7 @@ def parse_profile(data: Any, path: Path = Path("<profile>")) -> Organisation:
     try:
         return Profile.model_validate(data).organisation
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ProfileError(path, problems) from exc
 
 

@@ -205,7 +205,9 @@ def up(svc: LocalServices, timeout: float = 60.0) -> bool:
     return True
 
 
-def _wait_ready(svc: LocalServices, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_ready(
+    svc: LocalServices, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -215,9 +217,7 @@ def _wait_ready(svc: LocalServices, timeout: float, proc: subprocess.Popen[bytes
         if es_ready(svc.es_url, 1.0) and kafka_ready(svc.kafka_bootstrap, 2.0):
             return
         time.sleep(0.3)
-    raise ServiceError(
-        f"the local servers were not ready after {timeout:.0f}s; see {svc.log_file}"
-    )
+    raise ServiceError(f"the local servers were not ready after {timeout:.0f}s; see {svc.log_file}")
 
 
 def down(svc: LocalServices, timeout: float = 20.0) -> bool:

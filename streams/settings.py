@@ -39,18 +39,21 @@ class Settings(BaseSettings):
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
-        description="TOWNSQUARE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+        description="TOWNSQUARE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or "
+        "SASL_SSL.",
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
         default=None,
-        description="TOWNSQUARE_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL only).",
+        description="TOWNSQUARE_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "
+        "(SASL only).",
     )
     kafka_sasl_username: str | None = Field(
         default=None, description="TOWNSQUARE_KAFKA_SASL_USERNAME: SASL user."
     )
     kafka_sasl_password: SecretStr | None = Field(
         default=None,
-        description="TOWNSQUARE_KAFKA_SASL_PASSWORD: SASL password (or a file via TOWNSQUARE_KAFKA_SASL_PASSWORD_FILE).",
+        description="TOWNSQUARE_KAFKA_SASL_PASSWORD: SASL password (or a file via "
+        "TOWNSQUARE_KAFKA_SASL_PASSWORD_FILE).",
     )
     kafka_ssl_cafile: Path | None = Field(
         default=None,
@@ -64,12 +67,14 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(
         default=4,
         ge=1,
-        description="TOWNSQUARE_TOPIC_PARTITIONS: partitions of every topic `setup` creates (the unit of parallelism).",
+        description="TOWNSQUARE_TOPIC_PARTITIONS: partitions of every topic `setup` creates (the "
+        "unit of parallelism).",
     )
     topic_replication: int = Field(
         default=1,
         ge=1,
-        description="TOWNSQUARE_TOPIC_REPLICATION: replication factor of created topics (3 in production).",
+        description="TOWNSQUARE_TOPIC_REPLICATION: replication factor of created topics (3 in "
+        "production).",
     )
     app_id: str = Field(
         default="townsquare",
@@ -84,7 +89,8 @@ class Settings(BaseSettings):
     )
     es_api_key: SecretStr | None = Field(
         default=None,
-        description="TOWNSQUARE_ES_API_KEY: Elasticsearch API key (or a file via TOWNSQUARE_ES_API_KEY_FILE).",
+        description="TOWNSQUARE_ES_API_KEY: Elasticsearch API key (or a file via "
+        "TOWNSQUARE_ES_API_KEY_FILE).",
     )
     es_username: str | None = Field(
         default=None,
@@ -92,7 +98,8 @@ class Settings(BaseSettings):
     )
     es_password: SecretStr | None = Field(
         default=None,
-        description="TOWNSQUARE_ES_PASSWORD: basic-auth password (or a file via TOWNSQUARE_ES_PASSWORD_FILE).",
+        description="TOWNSQUARE_ES_PASSWORD: basic-auth password (or a file via "
+        "TOWNSQUARE_ES_PASSWORD_FILE).",
     )
     es_ca_file: Path | None = Field(
         default=None,

@@ -63,7 +63,9 @@ def isolated(servers: Servers, tmp_path: Path, **overrides: str) -> Isolated:
     return Isolated(settings, env)
 
 
-def read_topic(settings: Settings, name: str, timeout: float = 10.0) -> list[tuple[str | None, bytes]]:
+def read_topic(
+    settings: Settings, name: str, timeout: float = 10.0
+) -> list[tuple[str | None, bytes]]:
     """Every record currently in a topic (all partitions, beginning to end), no consumer group."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -114,8 +116,14 @@ def running_worker(iso: Isolated, log: Path, *roles: str) -> Iterator[subprocess
         stop_worker(proc)
 
 
-def canonical_post(n: int, conversation: int, *, text: str | None = None,
-                   reply_to: int | None = None, author: str = "resident") -> dict[str, Any]:
+def canonical_post(
+    n: int,
+    conversation: int,
+    *,
+    text: str | None = None,
+    reply_to: int | None = None,
+    author: str = "resident",
+) -> dict[str, Any]:
     """A small valid canonical post as JSON (tests write their own, in the product's shape)."""
     post: dict[str, Any] = {
         "id": f"x:{1000 + n}",

@@ -34,6 +34,11 @@ def test_canonical_schema_requires_what_the_model_requires() -> None:
     assert {"id", "platform", "created_at", "author", "conversation_id"} <= set(schema["required"])
     assert schema["additionalProperties"] is False
     CanonicalPost.model_validate(
-        {"id": "x:1", "platform": "x", "created_at": "2026-01-01T00:00:00Z",
-         "author": {"id": "x:a"}, "conversation_id": "x:1"}
+        {
+            "id": "x:1",
+            "platform": "x",
+            "created_at": "2026-01-01T00:00:00Z",
+            "author": {"id": "x:a"},
+            "conversation_id": "x:1",
+        }
     )

@@ -1,0 +1,420 @@
+"""Field access, time parsing, safe JSON and post building shared by the adapters.
+
+Adapters read untrusted platform JSON. Each accessor here either returns a
+value of the promised type or raises :class:`AdapterError` naming the field,
+so an adapter reads like a field mapping and still never leaks a ``KeyError``
+or ``TypeError`` into the stream.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from processors.adapters.errors import (
+    INVALID_JSON,
+    INVALID_TIMESTAMP,
+    INVALID_VALUE,
+    MISSING_FIELD,
+    TOO_DEEP,
+    TOO_LARGE,
+    WRONG_TYPE,
+    AdapterError,
+)
+from processors.text import find_hashtags, find_links, find_mentions, unique
+from schemas.models import Author, CanonicalPost, RawEnvelope
+
+MAX_TEXT_CHARS: Final = 20_000
+"""Longer posts are not social posts; they would also dominate an NER batch."""
+MAX_MARKUP_CHARS: Final = 5 * MAX_TEXT_CHARS
+"""HTML is stripped only below this size, so a hostile page cannot cost a parse."""
+MAX_ID_BYTES: Final = 512
+"""Elasticsearch refuses longer ``_id`` values, and ids become ``_id``."""
+MAX_DEPTH: Final = 64
+"""No platform nests deeper; deeper JSON is an attack or a bug."""
+UNKNOWN_AUTHOR: Final = "unknown"
+"""Native author id used when a platform event (a delete) does not say who."""
+
+PLATFORM_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+"""What a platform name looks like; it prefixes ids, so it must stay short and plain."""
+
+_MIN_YEAR: Final = 1970
+_MAX_YEAR: Final = 2200
+_TWITTER_TIME: Final = "%a %b %d %H:%M:%S %z %Y"
+_SNOWFLAKE_EPOCH_MS: Final = 1288834974657
+_SNOWFLAKE_MIN: Final = 1 << 32  # ids below this predate snowflakes (Nov 2010)
+
+JsonDict = dict[str, Any]
+
+
+# --- JSON ---------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True if containers nest deeper than ``limit``; iterative so depth cannot blow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, dict | list | tuple)
+        )
+    return False
+
+
+def loads_json(text: str | bytes, where: str = "payload") -> Any:
+    """Strict JSON (no NaN) with a depth limit; only :class:`AdapterError` escapes.
+
+    ``json.loads`` recurses in C and raises ``RecursionError`` on very deep
+    input, and ``ValueError`` (not ``JSONDecodeError``) on integers longer than
+    Python's digit limit: both are caught here.
+    """
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise AdapterError(TOO_DEEP, f"{where}: JSON nests too deep to parse") from exc
+    except UnicodeDecodeError as exc:
+        raise AdapterError(INVALID_JSON, f"{where}: {exc}") from exc
+    except ValueError as exc:
+        raise AdapterError(INVALID_JSON, f"{where}: {exc}") from exc
+    if json_depth_exceeds(value):
+        raise AdapterError(TOO_DEEP, f"{where}: JSON nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def maybe_json(value: Any, where: str) -> Any:
+    """A payload that arrived as a JSON string (Mastodon streaming, JSONL replay) is parsed."""
+    if isinstance(value, str):
+        if len(value) > MAX_MARKUP_CHARS * 4:
+            raise AdapterError(TOO_LARGE, f"{where}: {len(value)} characters")
+        return loads_json(value, where)
+    return value
+
+
+# --- field access ---------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def as_dict(value: Any, where: str) -> JsonDict:
+    if value is None:
+        raise AdapterError(MISSING_FIELD, f"{where}: missing")
+    if not isinstance(value, dict):
+        raise AdapterError(WRONG_TYPE, f"{where}: expected an object, got {_type_name(value)}")
+    return value
+
+
+def req(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    value = obj.get(key)
+    if value is None:
+        raise AdapterError(MISSING_FIELD, f"{where}.{key}: missing")
+    return value
+
+
+def req_dict(obj: Mapping[str, Any], key: str, where: str) -> JsonDict:
+    return as_dict(obj.get(key), f"{where}.{key}")
+
+
+def opt_dict(obj: Mapping[str, Any], key: str, where: str) -> JsonDict | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    return as_dict(value, f"{where}.{key}")
+
+
+def opt_list(obj: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AdapterError(WRONG_TYPE, f"{where}.{key}: expected a list, got {_type_name(value)}")
+    return value
+
+
+def req_str(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = req(obj, key, where)
+    if not isinstance(value, str):
+        raise AdapterError(WRONG_TYPE, f"{where}.{key}: expected a string, got {_type_name(value)}")
+    return value
+
+
+def opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdapterError(WRONG_TYPE, f"{where}.{key}: expected a string, got {_type_name(value)}")
+    return value
+
+
+def id_value(value: Any, where: str) -> str:
+    """Platform ids arrive as strings or (older APIs, CSV exports) as numbers."""
+    if value is None:
+        raise AdapterError(MISSING_FIELD, f"{where}: missing")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise AdapterError(WRONG_TYPE, f"{where}: expected an id, got {_type_name(value)}")
+    text = str(value).strip()
+    if not text:
+        raise AdapterError(MISSING_FIELD, f"{where}: empty")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise AdapterError(TOO_LARGE, f"{where}: id longer than {MAX_ID_BYTES} bytes")
+    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise AdapterError(INVALID_VALUE, f"{where}: id contains whitespace or control characters")
+    return text
+
+
+def req_id(obj: Mapping[str, Any], key: str, where: str) -> str:
+    return id_value(obj.get(key), f"{where}.{key}")
+
+
+def opt_id(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return id_value(value, f"{where}.{key}")
+
+
+def opt_count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
+    """A non-negative count; negative scores (Reddit) become 0 because metrics are counts."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AdapterError(WRONG_TYPE, f"{where}.{key}: expected a number, got {_type_name(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AdapterError(INVALID_VALUE, f"{where}.{key}: not a finite number")
+    return max(0, int(value))
+
+
+def opt_bool(obj: Mapping[str, Any], key: str, where: str) -> bool:
+    value = obj.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise AdapterError(
+            WRONG_TYPE, f"{where}.{key}: expected a boolean, got {_type_name(value)}"
+        )
+    return value
+
+
+def context_str(envelope: RawEnvelope, key: str) -> str | None:
+    """A fact the reader put in the envelope context, as a string (ids may be numbers)."""
+    value = envelope.context.get(key)
+    if value is None or value == "":
+        return None
+    return id_value(value, f"context.{key}")
+
+
+# --- ids ------------------------------------------------------------------------
+
+
+def post_id(platform: str, native: str) -> str:
+    """``platform:native_id``, the idempotency key; bounded because it becomes ``_id``."""
+    value = f"{platform}:{native}"
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise AdapterError(TOO_LARGE, f"id longer than {MAX_ID_BYTES} bytes")
+    return value
+
+
+def snowflake_time(native_id: str) -> datetime | None:
+    """The creation time encoded in an X/Twitter snowflake id (ms precision), if it is one."""
+    if not native_id.isdigit() or len(native_id) > 20:
+        return None
+    number = int(native_id)
+    if number < _SNOWFLAKE_MIN:
+        return None
+    return from_epoch(((number >> 22) + _SNOWFLAKE_EPOCH_MS) / 1000, "snowflake")
+
+
+# --- time -----------------------------------------------------------------------
+
+
+def from_epoch(seconds: float, where: str) -> datetime:
+    if not math.isfinite(seconds):
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: not a finite number")
+    try:
+        value = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: {seconds} out of range") from exc
+    return _in_range(value, where)
+
+
+def _in_range(value: datetime, where: str) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: out of range") from exc
+    if not _MIN_YEAR <= value.year < _MAX_YEAR:
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: year {value.year} out of range")
+    return value
+
+
+def _parse_time_text(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text, _TWITTER_TIME)
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def parse_time(value: Any, where: str) -> datetime:
+    """A timestamp in any form platforms use, as an aware UTC datetime.
+
+    Accepted: ISO 8601 (naive means UTC), the Twitter v1 form
+    ``Tue Oct 31 22:10:47 +0000 2017``, RFC 2822 (RSS), epoch seconds, and a
+    ``time.struct_time`` serialised as a list (feedparser's ``*_parsed``, UTC).
+    """
+    if value is None:
+        raise AdapterError(MISSING_FIELD, f"{where}: missing")
+    if isinstance(value, bool):
+        raise AdapterError(WRONG_TYPE, f"{where}: expected a timestamp, got bool")
+    if isinstance(value, int | float):
+        return from_epoch(float(value), where)
+    if isinstance(value, list | tuple):
+        if len(value) < 6 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value[:6]
+        ):
+            raise AdapterError(INVALID_TIMESTAMP, f"{where}: not a time tuple")
+        try:
+            year, month, day, hour, minute, second = value[:6]
+            parsed = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except (ValueError, OverflowError) as exc:
+            raise AdapterError(INVALID_TIMESTAMP, f"{where}: {exc}") from exc
+        return _in_range(parsed, where)
+    if not isinstance(value, str):
+        raise AdapterError(WRONG_TYPE, f"{where}: expected a timestamp, got {_type_name(value)}")
+    text = value.strip()
+    if not text or len(text) > 64:
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: {text[:64]!r} is not a timestamp")
+    parsed_text = _parse_time_text(text)
+    if parsed_text is None:
+        raise AdapterError(INVALID_TIMESTAMP, f"{where}: {text!r} is not a timestamp")
+    return _in_range(parsed_text, where)
+
+
+# --- text -----------------------------------------------------------------------
+
+
+def check_text(text: str, where: str = "text") -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        raise AdapterError(TOO_LARGE, f"{where}: {len(text)} characters (limit {MAX_TEXT_CHARS})")
+    return text
+
+
+def check_markup(markup: str, where: str) -> str:
+    if len(markup) > MAX_MARKUP_CHARS:
+        raise AdapterError(TOO_LARGE, f"{where}: {len(markup)} characters of markup")
+    return markup
+
+
+def text_mentions(text: str) -> list[str]:
+    return unique([s.value for s in find_mentions(text)])
+
+
+def text_hashtags(text: str) -> list[str]:
+    return unique([s.value for s in find_hashtags(text)])
+
+
+def text_links(text: str) -> list[str]:
+    return unique([s.value for s in find_links(text)])
+
+
+def strings(values: list[Any]) -> list[str]:
+    """Platform entity lists, keeping the non-empty strings, de-duplicated."""
+    return unique([v.lstrip("@#") for v in values if isinstance(v, str) and v.strip("@# ")])
+
+
+# --- building -----------------------------------------------------------------------
+
+
+def from_validation_error(exc: ValidationError, where: str) -> AdapterError:
+    """Maps pydantic's first error to our reasons, keeping its text as the detail."""
+    errors = exc.errors(include_url=False)
+    first = errors[0] if errors else {"type": "", "loc": ()}
+    kind = str(first.get("type", ""))
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    if kind == "missing" or (first.get("input", "") is None and kind.endswith("_type")):
+        reason = MISSING_FIELD
+    elif kind.startswith(("datetime", "date", "time")):
+        reason = INVALID_TIMESTAMP
+    elif kind in {"greater_than_equal", "less_than_equal", "literal_error", "extra_forbidden"}:
+        reason = INVALID_VALUE
+    else:
+        reason = WRONG_TYPE
+    message = str(first.get("msg", ""))[:200]
+    return AdapterError(reason, f"{where}.{loc}: {message}" if loc else f"{where}: {message}")
+
+
+def author(**fields: Any) -> Author:
+    try:
+        return Author(**fields)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "author") from exc
+
+
+def build_post(envelope: RawEnvelope, **fields: Any) -> CanonicalPost:
+    """The canonical post, stamped with the envelope's ingest id and receive time."""
+    fields.setdefault("ingest_id", envelope.ingest_id)
+    fields.setdefault("received_at", envelope.received_at)
+    text = fields.get("text")
+    if isinstance(text, str):
+        check_text(text)
+    try:
+        return CanonicalPost(**fields)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "post") from exc
+
+
+def delete_post(
+    envelope: RawEnvelope,
+    platform: str,
+    native_id: str,
+    *,
+    at: datetime | None,
+    author_native: str | None = None,
+) -> CanonicalPost:
+    """A ``kind="delete"`` message: only the id matters downstream, the rest is filler.
+
+    A delete carries no thread; its conversation id is the reader's
+    ``context["conversation_id"]`` if known, else the post's own id.
+    """
+    pid = post_id(platform, native_id)
+    known_conversation = context_str(envelope, "conversation_id")
+    return build_post(
+        envelope,
+        kind="delete",
+        id=pid,
+        platform=platform,
+        created_at=at or envelope.received_at,
+        author=author(id=post_id(platform, author_native or UNKNOWN_AUTHOR)),
+        conversation_id=post_id(platform, known_conversation) if known_conversation else pid,
+    )

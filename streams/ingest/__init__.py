@@ -1,0 +1,1 @@
+"""File readers for replay: files in, raw records out, resumable by position."""

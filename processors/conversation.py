@@ -1,0 +1,322 @@
+"""Conversation state: what the organisation needs to remember about one thread.
+
+The enrich agent keeps one :class:`ConversationState` per conversation id in a
+changelog-backed table, stored as ``state.model_dump(mode="json")``. Every
+function here is pure and returns a new state, and applying a post id twice
+changes nothing, because an at-least-once pipeline replays messages after a
+restart.
+
+Rules (also in docs/joinability.md):
+
+* **Own post**: the author's handle is one of ``org.own_handles()`` or the
+  author is flagged ``is_org_account``.
+* **Directed at us**: a non-own post that mentions an own handle, replies to an
+  own post or own author, or arrives in a thread where we have already posted
+  (once we are in a thread, what follows is addressed to us too) - unless our
+  last two or more posts there went unanswered, when we step back instead.
+* **Awaiting a reply**: a directed post sets ``awaiting_org_reply`` since its
+  ``created_at``; a later directed post keeps the oldest time. An own post
+  that replies in the thread (has ``in_reply_to``) clears it.
+* **Unanswered own posts**: own posts in a row that nobody has answered since
+  (answered = someone else replied to an own post or author, or mentioned an
+  own handle; talking past us in the same thread is not an answer). Two or
+  more means "step back".
+* **Give / ask**: an own reply to someone else's post, or an own share or
+  thank-you naming someone else, is *give*; every other own post (a broadcast,
+  or continuing our own thread) is *ask*.
+* **Edits** replace text the state does not hold, so an edit of a known post
+  changes nothing; an edit of a post never seen counts as that post.
+
+Memory is bounded: only the last ``MAX_POSTS`` (1000) posts are remembered
+individually (id, author, time, role), and at most ``MAX_PARTICIPANTS``
+authors with their post counts. Totals (``post_count``, ``own_posts``,
+``give``, ``ask``) keep counting past the window. A replay of a post older
+than the window would be counted again; replays come from recent offsets,
+so this does not happen in practice.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from processors.profile import Organisation, normalise_handle
+from schemas.models import CanonicalPost, ConversationSummary
+
+__all__ = [
+    "MAX_PARTICIPANTS",
+    "MAX_POSTS",
+    "ConversationState",
+    "PostRef",
+    "apply_delete",
+    "apply_post",
+    "is_own_post",
+    "summarise",
+]
+
+MAX_POSTS = 1000
+MAX_PARTICIPANTS = 1000
+
+_APPRECIATION = re.compile(
+    r"\b(?:thanks?|thank you|thx|congrat(?:s|ulations)|well done|kudos|shout-?out|love this"
+    r"|great (?:work|job|idea|photo|post))\b|^RT @",
+    re.IGNORECASE,
+)
+
+Role = Literal["give", "ask", "other"]
+
+
+class PostRef(BaseModel):
+    """What the state remembers of one post: enough to undo it on delete."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    author_id: str
+    created_at: datetime
+    own: bool = False
+    role: Role = "other"
+    directed: bool = Field(default=False, description="A non-own post addressed to us.")
+    answers_org: bool = Field(
+        default=False, description="A non-own post that replies to us or mentions us."
+    )
+    reply: bool = Field(default=False, description="Has in_reply_to.")
+
+
+class ConversationState(BaseModel):
+    """Everything the enrich stage keeps per conversation id; JSON-serialisable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    posts: list[PostRef] = Field(
+        default_factory=list, description=f"The last {MAX_POSTS} posts, in arrival order."
+    )
+    post_count: int = 0
+    participants: dict[str, int] = Field(
+        default_factory=dict, description="author id -> posts in this thread (bounded)."
+    )
+    own_author_ids: list[str] = Field(default_factory=list)
+    own_posts: int = 0
+    last_activity: datetime | None = None
+    last_org_post_at: datetime | None = None
+    awaiting_org_reply: bool = False
+    awaiting_since: datetime | None = None
+    awaiting_post_id: str | None = None
+    unanswered_org_posts: int = 0
+    give: int = 0
+    ask: int = 0
+    deleted_post_ids: list[str] = Field(
+        default_factory=list,
+        description="Deleted ids (bounded), so a replayed post cannot come back.",
+    )
+
+    @property
+    def post_ids(self) -> list[str]:
+        """Ids of the remembered posts, oldest first."""
+        return [p.id for p in self.posts]
+
+    def evolve(self) -> ConversationState:
+        """A copy safe to change: containers are copied, the (never mutated) PostRefs shared.
+
+        Cheaper than a deep copy, which matters with a thousand remembered posts.
+        """
+        return self.model_copy(
+            update={
+                "posts": list(self.posts),
+                "participants": dict(self.participants),
+                "own_author_ids": list(self.own_author_ids),
+                "deleted_post_ids": list(self.deleted_post_ids),
+            }
+        )
+
+    def ref(self, post_id: str) -> PostRef | None:
+        return next((p for p in self.posts if p.id == post_id), None)
+
+
+def is_own_post(post: CanonicalPost, org: Organisation) -> bool:
+    """True for posts by the organisation's own accounts."""
+    if post.author.is_org_account:
+        return True
+    return bool(post.author.handle) and normalise_handle(post.author.handle or "") in (
+        org.own_handles()
+    )
+
+
+def _mentions_us(post: CanonicalPost, own_handles: set[str]) -> bool:
+    return any(normalise_handle(m) in own_handles for m in post.mentions)
+
+
+def _answers_org(post: CanonicalPost, state: ConversationState, org: Organisation) -> bool:
+    """Replies to an own post or author, or mentions an own handle."""
+    if _mentions_us(post, org.own_handles()):
+        return True
+    target = post.in_reply_to
+    if target is None:
+        return False
+    replied = state.ref(target.post_id)
+    return (replied is not None and replied.own) or (
+        target.author_id is not None and target.author_id in state.own_author_ids
+    )
+
+
+def _own_role(post: CanonicalPost, state: ConversationState, org: Organisation) -> Role:
+    target = post.in_reply_to
+    if target is not None:
+        replied = state.ref(target.post_id)
+        to_self = (replied is not None and replied.own) or (
+            target.author_id is not None and target.author_id in state.own_author_ids
+        )
+        return "ask" if to_self else "give"
+    own = org.own_handles()
+    names_others = any(normalise_handle(m) not in own for m in post.mentions)
+    if names_others and _APPRECIATION.search(post.text):
+        return "give"
+    return "ask"
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def apply_post(
+    state: ConversationState | None, post: CanonicalPost, org: Organisation
+) -> ConversationState:
+    """The state after ``post``; the same post id twice is a no-op."""
+    if state is None:
+        state = ConversationState(conversation_id=post.conversation_id)
+    if post.kind == "delete":
+        return apply_delete(state, post.id) or state
+    if post.id in state.deleted_post_ids or state.ref(post.id) is not None:
+        return state.evolve()
+
+    new = state.evolve()
+    own = is_own_post(post, org)
+    author = post.author.id
+    ref = PostRef(
+        id=post.id,
+        author_id=author,
+        created_at=post.created_at,
+        own=own,
+        reply=post.in_reply_to is not None,
+    )
+    if own:
+        ref.role = _own_role(post, new, org)
+        new.own_posts += 1
+        if ref.role == "give":
+            new.give += 1
+        else:
+            new.ask += 1
+        if author not in new.own_author_ids:
+            new.own_author_ids.append(author)
+        new.last_org_post_at = _later(new.last_org_post_at, post.created_at)
+        new.unanswered_org_posts += 1
+        if ref.reply:
+            new.awaiting_org_reply = False
+            new.awaiting_since = None
+            new.awaiting_post_id = None
+    else:
+        ref.answers_org = _answers_org(post, new, org)
+        # Being in the thread makes later posts ours to answer, unless we have
+        # already posted twice unanswered: then we step back and stop waiting.
+        in_thread = new.own_posts > 0 and new.unanswered_org_posts < 2
+        ref.directed = ref.answers_org or in_thread
+        if ref.answers_org:
+            new.unanswered_org_posts = 0
+        if ref.directed and (
+            not new.awaiting_org_reply
+            or new.awaiting_since is None
+            or post.created_at < new.awaiting_since
+        ):
+            new.awaiting_org_reply = True
+            new.awaiting_since = post.created_at
+            new.awaiting_post_id = post.id
+
+    new.posts.append(ref)
+    del new.posts[:-MAX_POSTS]
+    new.post_count += 1
+    if author in new.participants or len(new.participants) < MAX_PARTICIPANTS:
+        new.participants[author] = new.participants.get(author, 0) + 1
+    new.last_activity = _later(new.last_activity, post.created_at)
+    return new
+
+
+def _replay_awaiting(state: ConversationState) -> None:
+    """Recompute the awaiting flag and streak from the remembered posts, in order."""
+    state.awaiting_org_reply, state.awaiting_since, state.awaiting_post_id = False, None, None
+    streak = 0
+    for ref in state.posts:
+        if ref.own:
+            streak += 1
+            if ref.reply:
+                state.awaiting_org_reply, state.awaiting_since = False, None
+                state.awaiting_post_id = None
+        else:
+            if ref.answers_org:
+                streak = 0
+            if ref.directed and not state.awaiting_org_reply:
+                state.awaiting_org_reply = True
+                state.awaiting_since, state.awaiting_post_id = ref.created_at, ref.id
+    state.unanswered_org_posts = streak
+
+
+def apply_delete(state: ConversationState | None, post_id: str) -> ConversationState | None:
+    """The state without ``post_id`` (``None`` only if there was no state).
+
+    The id is remembered even when the post was never seen (a delete can
+    overtake its post) or the conversation is left empty, so a replayed post
+    cannot come back.
+
+    What can be undone: counts, participants, the give/ask ledger, last
+    activity and last own post time, the awaiting flag and the unanswered
+    streak (recomputed from the remembered posts). What cannot: a post older
+    than the last ``MAX_POSTS`` (only its id is recorded, so it is never
+    re-counted), and the "directed at us" decision of later posts made while
+    a now-deleted own post was in the thread.
+    """
+    if state is None:
+        return None
+    new = state.evolve()
+    if post_id not in new.deleted_post_ids:
+        new.deleted_post_ids.append(post_id)
+        del new.deleted_post_ids[:-MAX_POSTS]
+    ref = new.ref(post_id)
+    if ref is None:
+        return new
+    new.posts = [p for p in new.posts if p.id != post_id]
+    new.post_count = max(0, new.post_count - 1)
+    if ref.author_id in new.participants:
+        new.participants[ref.author_id] -= 1
+        if new.participants[ref.author_id] <= 0:
+            del new.participants[ref.author_id]
+    if ref.own:
+        new.own_posts = max(0, new.own_posts - 1)
+        if ref.role == "give":
+            new.give = max(0, new.give - 1)
+        else:
+            new.ask = max(0, new.ask - 1)
+        own_times = [p.created_at for p in new.posts if p.own]
+        new.last_org_post_at = max(own_times) if own_times else None
+    times = [p.created_at for p in new.posts]
+    new.last_activity = max(times) if times else None
+    _replay_awaiting(new)
+    return new
+
+
+def summarise(state: ConversationState) -> ConversationSummary:
+    """The published view of the state (no ids, no bookkeeping)."""
+    return ConversationSummary(
+        posts=state.post_count,
+        participants=len(state.participants),
+        own_posts=state.own_posts,
+        last_activity=state.last_activity,
+        last_org_post_at=state.last_org_post_at,
+        awaiting_org_reply=state.awaiting_org_reply,
+        awaiting_since=state.awaiting_since,
+        unanswered_org_posts=state.unanswered_org_posts,
+        give=state.give,
+        ask=state.ask,
+    )

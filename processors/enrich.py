@@ -1,0 +1,96 @@
+"""One post through every enrichment processor, live (one at a time) or offline (a whole file).
+
+The enrich agent calls :func:`enrich_post` per message with entities it got
+from the extractor pool; ``townsquare enrich`` and the tests call
+:func:`enrich_offline`, which runs the very same steps over an iterable, so
+an offline run reproduces what the stream would have published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from processors.conversation import (
+    ConversationState,
+    apply_delete,
+    apply_post,
+    is_own_post,
+    summarise,
+)
+from processors.entities import EntityExtractor
+from processors.joinability import score_joinability
+from processors.profile import Organisation
+from processors.stakeholders import label_stakeholders
+from schemas.models import CanonicalPost, EnrichedPost, Entity
+
+__all__ = ["enrich_offline", "enrich_post"]
+
+STAGE = "enrich"
+
+
+def enrich_post(
+    post: CanonicalPost,
+    entities: Sequence[Mapping[str, Any]],
+    state: ConversationState | None,
+    org: Organisation,
+    now: datetime,
+) -> tuple[EnrichedPost, ConversationState]:
+    """The enriched post and the conversation state after it; deletes go to ``apply_delete``."""
+    if post.kind == "delete":
+        raise ValueError(f"{post.id}: a delete is not enriched; use apply_delete()")
+    if not post.author.is_org_account and is_own_post(post, org):
+        post = post.model_copy(
+            update={"author": post.author.model_copy(update={"is_org_account": True})}
+        )
+    new_state = apply_post(state, post, org)
+    stakeholders = label_stakeholders(post, org, entities)
+    joinability, sensitivity = score_joinability(post, entities, stakeholders, new_state, org, now)
+    enriched = EnrichedPost.model_validate(
+        {
+            **post.model_dump(),
+            "entities": [Entity.model_validate(dict(e)) for e in entities],
+            "stakeholders": stakeholders,
+            "joinability": joinability,
+            "conversation": summarise(new_state),
+            "sensitivity": sensitivity,
+            "processed_at": {STAGE: now},
+        }
+    )
+    return enriched, new_state
+
+
+def enrich_offline(
+    posts: Iterable[CanonicalPost],
+    extractor: EntityExtractor,
+    org: Organisation,
+    now: datetime | None = None,
+    batch_size: int = 64,
+) -> Iterator[EnrichedPost]:
+    """Enrich posts in input order, entities extracted per batch; deletes update state only.
+
+    ``now=None`` scores each post as if it had just arrived (its own
+    ``created_at``), which is what the live stream would have seen.
+    """
+    states: dict[str, ConversationState] = {}
+    iterator = iter(posts)
+    while batch := list(islice(iterator, batch_size)):
+        found = extractor.extract(
+            [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
+        )
+        for i, post in enumerate(batch):
+            if post.kind == "delete":
+                after = apply_delete(states.get(post.conversation_id), post.id)
+                if after is not None:
+                    states[post.conversation_id] = after
+                continue
+            enriched, states[post.conversation_id] = enrich_post(
+                post,
+                found.get(str(i), []),
+                states.get(post.conversation_id),
+                org,
+                post.created_at if now is None else now,
+            )
+            yield enriched

@@ -1,0 +1,208 @@
+"""Who is talking: stakeholder labels for a post's author, each with a score and its reasons.
+
+A comms team routes by audience (a journalist goes to the press office, a
+resident to the council's service team), and one person can be several at
+once (a local councillor who is also a customer), so labels are multi-label.
+
+Evidence for a label combines as a noisy-or, ``score = 1 - prod(1 - w)``:
+independent signals strengthen each other without ever passing 1, and the
+strongest single signal sets the floor. Weights, strongest first:
+
+* the organisation's own lists (handle on the partner list, ...): 0.95
+* an e-mail, link or handle domain on ``employee_domains``: 0.9
+* role words in the bio ("journalist", "councillor", "investor"): 0.7
+  (the ambiguous "official" and "founder": 0.4)
+* reach: 10k followers 0.6, 100k 0.8, 1M 0.95; verified adds 0.3 (influencer)
+* first-person text cues ("my order" -> customer, "as a resident" -> citizen): 0.6
+  for the first, 0.3 for each further one; a gazetteer product or place named
+  in a first-person post adds 0.3.
+
+The organisation's own accounts get no label at all: they are "us".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from processors.conversation import is_own_post
+from processors.profile import Organisation, normalise_handle
+from processors.text import find_links
+from schemas.models import CanonicalPost, Stakeholder, StakeholderLabel
+
+__all__ = ["label_stakeholders"]
+
+_LIST_WEIGHT = 0.95
+_DOMAIN_WEIGHT = 0.9
+_BIO_WEIGHT = 0.7
+_WEAK_BIO_WEIGHT = 0.4
+_VERIFIED_WEIGHT = 0.3
+_FIRST_CUE_WEIGHT = 0.6
+_MORE_CUE_WEIGHT = 0.3
+_GAZETTEER_CUE_WEIGHT = 0.3
+_INFLUENCER_FOLLOWERS = 10_000
+
+_EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|me|we|our)\b", re.IGNORECASE)
+
+
+def _words(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{pattern})\b", flags)
+
+
+# (label, pattern, weight); the match itself goes into the reason.
+_BIO_CUES: list[tuple[StakeholderLabel, re.Pattern[str], float]] = [
+    (
+        "media",
+        _words(
+            r"journalist|reporter|editor|correspondent|columnist|broadcaster|news ?desk"
+            r"|presenter"
+        ),
+        _BIO_WEIGHT,
+    ),
+    (
+        "official",
+        _words(r"councillor|councilor|mayor|minister|senator|alderman|(?:elected|public) official"),
+        _BIO_WEIGHT,
+    ),
+    ("official", _words(r"MP|MSP|MEP|MLA", 0), _BIO_WEIGHT),
+    ("official", _words(r"official"), _WEAK_BIO_WEIGHT),
+    ("investor", _words(r"investors?|venture capital(?:ist)?|limited partner"), _BIO_WEIGHT),
+    ("investor", _words(r"VC", 0), _BIO_WEIGHT),
+    ("investor", _words(r"founder|co-founder"), _WEAK_BIO_WEIGHT),
+]
+
+_TEXT_CUES: list[tuple[StakeholderLabel, re.Pattern[str]]] = [
+    (
+        "customer",
+        _words(
+            r"my order|i (?:bought|ordered|paid)|my account|my subscription|customer for"
+            r"|refunds?|deliver(?:y|ies)|my parcel|my package|my bill|my booking|my delivery"
+        ),
+    ),
+    (
+        "citizen",
+        _words(
+            r"as a resident|residents?|our street|our road|my street|my neighbou?rhood"
+            r"|our neighbou?rhood|council tax|bin collections?|our town|our area|local park"
+        ),
+    ),
+]
+_GAZETTEER_CUES: dict[str, StakeholderLabel] = {
+    "PRODUCT": "customer",
+    "LOCATION": "citizen",
+    "PLACE": "citizen",
+}
+
+_LISTS: tuple[tuple[str, StakeholderLabel], ...] = (
+    ("employees", "employee"),
+    ("partners", "partner"),
+    ("investors", "investor"),
+    ("media", "media"),
+    ("officials", "official"),
+    ("competitors", "competitor"),
+)
+
+
+class _Evidence:
+    """Per-label noisy-or accumulator that keeps the reasons in the order found."""
+
+    def __init__(self) -> None:
+        self.miss: dict[StakeholderLabel, float] = {}
+        self.reasons: dict[StakeholderLabel, list[str]] = {}
+
+    def add(self, label: StakeholderLabel, weight: float, reason: str) -> None:
+        self.miss[label] = self.miss.get(label, 1.0) * (1.0 - weight)
+        self.reasons.setdefault(label, []).append(reason)
+
+    def result(self) -> list[Stakeholder]:
+        out = [
+            Stakeholder(label=label, score=round(1.0 - miss, 4), reasons=self.reasons[label])
+            for label, miss in self.miss.items()
+        ]
+        return sorted(out, key=lambda s: (-s.score, s.label))
+
+
+def _handle_forms(handle: str | None) -> set[str]:
+    if not handle:
+        return set()
+    full = normalise_handle(handle)
+    return {full, full.split("@", 1)[0]}
+
+
+def _listed(values: Iterable[str]) -> set[str]:
+    return {normalise_handle(v) for v in values if v.strip()}
+
+
+def _author_domains(post: CanonicalPost) -> list[tuple[str, str]]:
+    """(domain, where) pairs: e-mails and links in the bio, and a handle's instance."""
+    out: list[tuple[str, str]] = []
+    bio = post.author.bio or ""
+    out.extend((m.group(1).lower(), f"e-mail {m.group(0)}") for m in _EMAIL.finditer(bio))
+    for link in find_links(bio):
+        host = re.sub(r"^https?://", "", link.value, flags=re.IGNORECASE).split("/", 1)[0]
+        out.append((host.lower().removeprefix("www."), f"link {link.value}"))
+    handle = normalise_handle(post.author.handle or "")
+    if "@" in handle:
+        out.append((handle.split("@", 1)[1], f"handle @{handle}"))
+    return out
+
+
+def _domain_matches(domain: str, allowed: str) -> bool:
+    allowed = allowed.lower().lstrip("@").removeprefix("www.")
+    return domain == allowed or domain.endswith("." + allowed)
+
+
+def label_stakeholders(
+    post: CanonicalPost, org: Organisation, entities: Sequence[Mapping[str, Any]] = ()
+) -> list[Stakeholder]:
+    """Stakeholder labels for the post's author, strongest first; empty for our own accounts."""
+    if is_own_post(post, org):
+        return []
+    ev = _Evidence()
+    author = post.author
+    handles = _handle_forms(author.handle)
+    name = (author.display_name or "").strip().lower()
+    shown = f"@{author.handle.lstrip('@')}" if author.handle else author.id
+
+    for field, label in _LISTS:
+        listed = _listed(getattr(org, field))
+        if handles & listed:
+            ev.add(label, _LIST_WEIGHT, f"handle {shown} is on the {label} list")
+        elif name and name in listed:
+            ev.add(label, _BIO_WEIGHT, f"name '{author.display_name}' is on the {label} list")
+
+    for domain, where in _author_domains(post):
+        for allowed in org.employee_domains:
+            if _domain_matches(domain, allowed):
+                ev.add("employee", _DOMAIN_WEIGHT, f"{where} is on employee domain {allowed}")
+                break
+
+    bio = author.bio or ""
+    for label, pattern, weight in _BIO_CUES:
+        m = pattern.search(bio)
+        if m:
+            ev.add(label, weight, f"bio mentions '{m.group(0)}'")
+
+    followers = author.followers or 0
+    if followers >= _INFLUENCER_FOLLOWERS:
+        # 10k -> 0.6, 100k -> 0.8, 1M -> 0.95 (capped): reach grows with the log.
+        weight = min(0.95, 0.6 + 0.2 * math.log10(followers / _INFLUENCER_FOLLOWERS))
+        ev.add("influencer", weight, f"{followers:,} followers")
+    if author.verified:
+        ev.add("influencer", _VERIFIED_WEIGHT, "verified account")
+
+    text = post.text
+    first_person = _FIRST_PERSON.search(text) is not None
+    for label, pattern in _TEXT_CUES:
+        for i, m in enumerate(pattern.finditer(text)):
+            weight = _FIRST_CUE_WEIGHT if i == 0 else _MORE_CUE_WEIGHT
+            ev.add(label, weight, f"says '{m.group(0)}'")
+    if first_person:
+        for ent in entities:
+            label_cue = _GAZETTEER_CUES.get(str(ent.get("label", "")).upper())
+            if ent.get("source") == "gazetteer" and label_cue:
+                ev.add(label_cue, _GAZETTEER_CUE_WEIGHT, f"talks about our '{ent.get('text')}'")
+    return ev.result()

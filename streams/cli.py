@@ -1,0 +1,367 @@
+"""The ``townsquare`` command line.
+
+Every command reads the same settings (``TOWNSQUARE_*``). With neither
+``TOWNSQUARE_KAFKA_BOOTSTRAP`` nor ``TOWNSQUARE_ES_URL`` set, commands use the
+local servers that ``townsquare services up`` starts on 127.0.0.1.
+Heavy imports (Faust, spaCy) happen inside the commands that need them, so
+``--help`` and the small commands stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging.config
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streams.logs import logging_config
+from streams.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="townsquare",
+    help="Find the public conversations your organisation can join well.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+services_app = typer.Typer(help="Local Kafka- and Elasticsearch-compatible servers (no Docker).")
+ingest_app = typer.Typer(help="Put posts from a source onto the raw topic.")
+profile_app = typer.Typer(help="Organisation profiles.")
+schemas_app = typer.Typer(help="Published JSON Schemas of the topics' messages.")
+app.add_typer(services_app, name="services")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(profile_app, name="profile")
+app.add_typer(schemas_app, name="schemas")
+
+# Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+
+
+# --- services -------------------------------------------------------------------
+
+
+def _local(settings: Settings) -> Any:
+    from streams.services import LocalServices
+
+    return LocalServices.from_settings(settings)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start the local servers (no-op if they already run) and wait until they answer."""
+    from streams.services import ServiceError, up
+
+    svc = _local(get_settings())
+    try:
+        started = up(svc)
+    except ServiceError as exc:
+        _fail(str(exc))
+    word = "started" if started else "already running"
+    console.print(f"local services {word}: kafka {svc.kafka_bootstrap}, elasticsearch {svc.es_url}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local servers; their data stays under the data folder."""
+    from streams.services import down
+
+    stopped = down(_local(get_settings()))
+    console.print("local services stopped" if stopped else "local services were not running")
+
+
+@services_app.command("status")
+def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show whether the local servers run and answer."""
+    from streams.services import status
+
+    info = status(_local(get_settings()))
+    if as_json:
+        console.print_json(data=info)
+        return
+    for key, value in info.items():
+        console.print(f"{key:20} {value}")
+
+
+# --- setup ----------------------------------------------------------------------
+
+
+@app.command()
+def setup() -> None:
+    """Create topics, index templates, the ILM policy and write aliases (idempotent)."""
+    from streams.setup import run_setup
+
+    try:
+        report = run_setup(get_settings())
+    except Exception as exc:
+        _fail(
+            f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
+            "Run `townsquare services up` for local ones."
+        )
+    for line in report.created:
+        console.print(f"[green]created[/]  {line}")
+    for line in report.existing:
+        console.print(f"[dim]exists[/]   {line}")
+    for line in report.unsupported:
+        console.print(f"[yellow]skipped[/]  {line}")
+
+
+# --- worker ---------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    role: Annotated[
+        list[str],
+        typer.Option("--role", "-r", help="normalize, enrich, sink or all (repeatable)."),
+    ] = ["all"],  # noqa: B006 - typer reads the default
+) -> None:
+    """Run the Faust worker for the given stages until stopped (SIGTERM/SIGINT)."""
+    settings = get_settings()
+    from streams.agents import register
+
+    try:
+        register(role)
+    except ValueError as exc:
+        _fail(str(exc))
+    import faust
+
+    from streams.app import app as faust_app
+    from streams.metrics import serve_metrics
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    serve_metrics(settings.metrics_port)
+    faust.Worker(
+        faust_app,
+        loglevel=settings.log_level.lower(),
+        logging_config=logging_config(settings.log_level, settings.log_format),
+        quiet=True,
+    ).execute_from_commandline()
+
+
+# --- ingest ---------------------------------------------------------------------
+
+
+@ingest_app.command("replay")
+def ingest_replay(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to replay.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="File format.")] = "jsonl",
+    rate: Annotated[
+        float | None, typer.Option(help="Records per second (default: as fast as Kafka takes).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many records.")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Start where the last replay of this file stopped.")
+    ] = False,
+) -> None:
+    """Replay a file of posts onto the raw topic, with a progress bar."""
+    from streams.ingest.readers import READER_FORMATS
+    from streams.ingest.replay import replay_file, total_records
+
+    if fmt not in READER_FORMATS:
+        _fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    settings = get_settings()
+    total = total_records(path, fmt)
+    with _progress() as progress:
+        task = progress.add_task(f"replaying {path.name}", total=min(total, limit or total))
+        report = replay_file(
+            settings,
+            path,
+            fmt,
+            rate=rate,
+            limit=limit,
+            resume=resume,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    console.print(
+        f"sent {report.sent} records from {path.name} (positions {report.start}..{report.end}) "
+        f"in {report.seconds:.1f}s to {settings.topic('posts.raw')}"
+    )
+
+
+# --- search ---------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Words to look for in the text.")] = None,
+    min_joinability: Annotated[float | None, typer.Option(min=0, max=1)] = None,
+    action: Annotated[list[str], typer.Option(help="reply, appreciate, escalate, ...")] = [],  # noqa: B006
+    stakeholder: Annotated[list[str], typer.Option(help="customer, media, ...")] = [],  # noqa: B006
+    awaiting_reply: Annotated[bool, typer.Option("--awaiting-reply")] = False,
+    since: Annotated[str | None, typer.Option(help="Only posts newer than e.g. 24h, 7d.")] = None,
+    platform: Annotated[list[str], typer.Option()] = [],  # noqa: B006
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Search enriched posts in Elasticsearch, best joinability first."""
+    from streams.es.client import sync_client
+    from streams.es.search import PostFilter, parse_duration, posts_query, posts_sort
+
+    settings = get_settings()
+    try:
+        window = parse_duration(since) if since else None
+    except ValueError as exc:
+        _fail(str(exc))
+    flt = PostFilter(
+        text=query,
+        min_joinability=min_joinability,
+        actions=action,
+        stakeholders=stakeholder,
+        awaiting_reply=awaiting_reply,
+        since=window,
+        platforms=platform,
+    )
+    es = sync_client(settings)
+    try:
+        resp = es.search(
+            index=settings.index_alias("posts"),
+            query=posts_query(flt),
+            sort=posts_sort(flt),
+            size=limit,
+        )
+    except Exception as exc:
+        _fail(f"search failed: {exc}. Is Elasticsearch reachable and `townsquare setup` done?")
+    hits = [h["_source"] for h in resp["hits"]["hits"]]
+    if as_json:
+        for doc in hits:
+            sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    console.print(posts_table(hits, title=f"{resp['hits']['total']['value']} matching posts"))
+
+
+def posts_table(docs: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("stakeholders", max_width=22)
+    table.add_column("author", max_width=24, no_wrap=True, overflow="ellipsis")
+    table.add_column("text", ratio=3, overflow="fold")
+    table.add_column("link", max_width=40, no_wrap=True, overflow="ellipsis")
+    for doc in docs:
+        j = doc.get("joinability") or {}
+        text = " ".join(str(doc.get("text", "")).split())
+        table.add_row(
+            f"{j.get('score', 0):.2f}",
+            str(j.get("action", "")),
+            ", ".join(doc.get("stakeholder_labels") or []),
+            "@" + str((doc.get("author") or {}).get("handle") or "?"),
+            text[:140] + ("…" if len(text) > 140 else ""),
+            str(doc.get("url") or ""),
+        )
+    return table
+
+
+# --- run ------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the worker and local services running afterwards.")
+    ] = False,
+    corpus: Annotated[
+        Path | None, typer.Option(help="JSONL of canonical posts (default: the sample corpus).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every post.")] = 240.0,
+) -> None:
+    """The main job end to end: services, setup, worker, replay the corpus, summary."""
+    from streams.run import run_end_to_end
+
+    code = run_end_to_end(
+        get_settings(), corpus=corpus, keep_running=keep_running, timeout=timeout, console=console
+    )
+    raise typer.Exit(code)
+
+
+# --- offline enrichment ---------------------------------------------------------
+
+
+@app.command()
+def enrich(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f")] = "jsonl",
+    profile: Annotated[Path | None, typer.Option(help="Organisation profile YAML.")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Reference time (ISO 8601) for freshness; default: each post's own time."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write enriched JSONL here (default stdout).")
+    ] = None,
+) -> None:
+    """Run the enrichment processors offline over a file, in input order."""
+    from streams.offline import enrich_file
+
+    settings = get_settings()
+    try:
+        reference = datetime.fromisoformat(now) if now else None
+    except ValueError:
+        _fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
+    try:
+        count = enrich_file(settings, path, fmt, profile, reference, out)
+    except ValueError as exc:
+        _fail(str(exc))
+    err.print(f"enriched {count} posts")
+
+
+@profile_app.command("check")
+def profile_check(path: Annotated[Path, typer.Argument()]) -> None:
+    """Validate an organisation profile and print what it declares."""
+    from processors.profile import ProfileError, load_profile
+
+    try:
+        org = load_profile(path)
+    except ProfileError as exc:
+        err.print(f"[bold red]{path} is not a valid profile:[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]ok[/] {org.name}: {sum(len(v) for v in org.accounts.values())} own accounts, "
+        f"{len(org.topics)} topics, {len(org.gazetteer)} gazetteer entries"
+    )
+
+
+@schemas_app.command("export")
+def schemas_export() -> None:
+    """Regenerate schemas/json from the models (commit the result)."""
+    from schemas.export import write_schemas
+
+    for path in write_schemas():
+        console.print(f"wrote {path}")
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    app()
+
+
+if __name__ == "__main__":
+    main()

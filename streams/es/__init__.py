@@ -1,0 +1,1 @@
+"""Elasticsearch: client construction, index setup, the bulk sink and search queries."""

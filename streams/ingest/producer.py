@@ -1,0 +1,62 @@
+"""The raw-topic producer every ingest agent uses (kafka-python, acks=all, idempotent ids).
+
+Keys keep order where order matters: an agent passes the conversation hint it
+knows (thread root) or its stream name, so posts of one conversation land on
+one partition of ``posts.raw`` and reach normalize in the order they were read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaProducer
+
+from schemas.models import RawEnvelope
+from streams.kafka_config import kafka_python_config
+from streams.metrics import INGESTED
+from streams.settings import Settings
+from streams.topic_names import RAW
+
+
+class RawProducer:
+    def __init__(self, settings: Settings, source: str) -> None:
+        self.source = source
+        self.topic = settings.topic(RAW)
+        self._producer = KafkaProducer(
+            client_id=f"townsquare-ingest-{source}",
+            acks="all",
+            linger_ms=20,
+            retries=10,
+            max_in_flight_requests_per_connection=1,
+            max_request_size=1024 * 1024,
+            **kafka_python_config(settings),
+        )
+
+    def send(
+        self, fmt: str, payload: Any, key: str | None, context: dict[str, Any] | None = None
+    ) -> None:
+        """Wrap ``payload`` in a raw envelope and hand it to the producer (async)."""
+        envelope = RawEnvelope(
+            ingest_id=uuid.uuid4().hex,
+            source=self.source,
+            format=fmt,
+            received_at=datetime.now(UTC),
+            payload=payload,
+            context=context or {},
+        )
+        self._producer.send(
+            self.topic,
+            key=key.encode("utf-8") if key is not None else None,
+            value=envelope.model_dump_json().encode("utf-8"),
+        )
+        INGESTED.labels(source=self.source).inc()
+
+    def flush(self, timeout: float | None = 60.0) -> None:
+        """Block until everything sent so far is acknowledged by Kafka (or raise)."""
+        self._producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        self._producer.flush(timeout=30)
+        self._producer.close(timeout=10)

@@ -1,0 +1,138 @@
+"""End to end through the real broker and search server: replay -> worker -> Elasticsearch.
+
+One worker serves the whole module (starting one costs seconds); each test
+uses its own file and ids, so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import Isolated, canonical_post, isolated, read_topic, running_worker, wait_for
+
+from streams.es.client import sync_client
+from streams.ingest.replay import replay_file
+from streams.setup import run_setup
+from streams.topic_names import DLQ
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pipeline(servers: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
+    tmp = tmp_path_factory.mktemp("pipeline")
+    iso = isolated(servers, tmp)  # type: ignore[arg-type]
+    run_setup(iso.settings)
+    with running_worker(iso, tmp / "worker.log") as proc:
+        yield iso
+        assert proc.poll() is None, (tmp / "worker.log").read_text()[-3000:]
+
+
+def _indexed_ids(iso: Isolated) -> Counter[str]:
+    es = sync_client(iso.settings)
+    try:
+        alias = iso.settings.index_alias("posts")
+        es.indices.refresh(index=alias)
+        resp = es.search(index=alias, query={"match_all": {}}, size=10000, source=["id"])
+        return Counter(h["_source"]["id"] for h in resp["hits"]["hits"])
+    finally:
+        es.close()
+
+
+def _write_jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_replaying_a_file_twice_leaves_one_document_per_post(
+    pipeline: Isolated, tmp_path: Path
+) -> None:
+    posts = [
+        canonical_post(n, conversation=n - n % 4, reply_to=None if n % 4 == 0 else n - 1)
+        for n in range(24)
+    ]
+    path = _write_jsonl(tmp_path / "posts.jsonl", [json.dumps(p) for p in posts])
+    wanted = {p["id"] for p in posts}
+
+    first = replay_file(pipeline.settings, path, "jsonl")
+    second = replay_file(pipeline.settings, path, "jsonl")
+    assert first.sent == second.sent == len(posts)
+
+    assert wait_for(lambda: wanted <= set(_indexed_ids(pipeline)), timeout=90), (
+        f"indexed: {sorted(_indexed_ids(pipeline))}"
+    )
+    # Let the second replay drain completely before counting duplicates.
+    assert wait_for(
+        lambda: (
+            sum(1 for k, _ in read_topic(pipeline.settings, "posts.enriched") if k is not None)
+            >= 2 * len(posts)
+        ),
+        timeout=60,
+    )
+    counts = _indexed_ids(pipeline)
+    mine = {i: c for i, c in counts.items() if i in wanted}
+    assert mine == dict.fromkeys(wanted, 1)
+
+    es = sync_client(pipeline.settings)
+    doc = es.get(index=pipeline.settings.index_alias("posts"), id=posts[1]["id"])["_source"]
+    es.close()
+    assert doc["conversation_id"] == posts[0]["id"]
+    # The second replay re-enriched post 1 after all four posts of its thread
+    # were counted once: replays do not inflate conversation state.
+    assert doc["conversation"]["posts"] == 4
+    assert 0.0 <= doc["joinability"]["score"] <= 1.0
+    assert any(e["source"] == "hashtag" for e in doc["entities"])
+
+
+def test_malformed_lines_go_to_the_dead_letter_topic_and_the_worker_goes_on(
+    pipeline: Isolated, tmp_path: Path
+) -> None:
+    good_before = canonical_post(100, conversation=100)
+    good_after = canonical_post(101, conversation=100, reply_to=100)
+    missing_author = {
+        k: v for k, v in canonical_post(102, conversation=102).items() if k != "author"
+    }
+    lines = [
+        json.dumps(good_before),
+        '{"id": "x:broken", "text": unterminated',
+        json.dumps(missing_author),
+        json.dumps(good_after),
+    ]
+    replay_file(pipeline.settings, _write_jsonl(tmp_path / "mixed.jsonl", lines), "jsonl")
+
+    assert wait_for(
+        lambda: {good_before["id"], good_after["id"]} <= set(_indexed_ids(pipeline)), timeout=90
+    )
+
+    def letters() -> list[dict[str, object]]:
+        return [json.loads(v) for _, v in read_topic(pipeline.settings, DLQ)]
+
+    assert wait_for(
+        lambda: (
+            len(
+                [
+                    d
+                    for d in letters()
+                    if "x:broken" in str(d["payload"]) or "x:1102" in str(d["payload"])
+                ]
+            )
+            >= 2
+        ),
+        timeout=30,
+    )
+    mine = [
+        d for d in letters() if "x:broken" in str(d["payload"]) or "x:1102" in str(d["payload"])
+    ]
+    reasons = {d["reason"] for d in mine}
+    assert "invalid_json" in reasons
+    assert reasons & {"missing_field", "wrong_type", "schema"}
+    for letter in mine:
+        assert letter["stage"] == "normalize"
+        assert letter["topic"] == pipeline.settings.topic("posts.raw")
+        assert isinstance(letter["offset"], int)
+        assert isinstance(letter["partition"], int)
+    assert "x:1102" not in _indexed_ids(pipeline)

@@ -1,0 +1,424 @@
+"""The Helm chart renders valid manifests that configure townsquare only through real settings.
+
+Helm values reach the service only as TOWNSQUARE_* environment variables, so a typo
+in the chart is a setting silently ignored in production. The pure-Python checks
+(values against values.schema.json, env names against Settings) always run. Rendering
+and linting need Helm: the ``helm`` binary when it is on PATH, otherwise Helm's Go SDK
+through the ``helm-python-sdk`` wheel; without either they are skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "townsquare"
+HELM = shutil.which("helm")
+helm_python: Any
+try:
+    import helm_python
+except ImportError:  # pragma: no cover - depends on the machine
+    helm_python = None
+
+HAVE_HELM = HELM is not None or helm_python is not None
+needs_helm = pytest.mark.skipif(
+    not HAVE_HELM, reason="no helm binary on PATH and helm-python-sdk not installed"
+)
+RELEASE, NAMESPACE = "ts", "prod"
+ROLES = ("normalize", "enrich", "sink")
+ROLE_INPUT = {"normalize": "posts.raw", "enrich": "posts.normalized", "sink": "posts.enriched"}
+
+
+def default_values() -> dict[str, Any]:
+    return dict(yaml.safe_load((CHART / "values.yaml").read_text()))
+
+
+def schema() -> dict[str, Any]:
+    return dict(json.loads((CHART / "values.schema.json").read_text()))
+
+
+def merged(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Defaults deep-merged with overrides, as Helm does."""
+
+    def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(base)
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = value
+        return out
+
+    return merge(default_values(), overrides)
+
+
+def secret_fields() -> list[str]:
+    return [n for n, info in Settings.model_fields.items() if "SecretStr" in str(info.annotation)]
+
+
+def allowed_env_names() -> set[str]:
+    names = {f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields}
+    return names | {f"TOWNSQUARE_{name.upper()}_FILE" for name in secret_fields()}
+
+
+EVERYTHING_ON: dict[str, Any] = {
+    "kafka": {
+        "bootstrap": "b-1.kafka:9096,b-2.kafka:9096",
+        "securityProtocol": "SASL_SSL",
+        "saslMechanism": "SCRAM-SHA-512",
+        "saslUsername": "townsquare",
+        "existingSecret": "townsquare-kafka",
+        "caSecret": "kafka-ca",
+        "ports": [9096],
+    },
+    "elasticsearch": {
+        "url": "https://es.example.internal:9200",
+        "existingSecret": "townsquare-es",
+        "apiKeyKey": "api-key",
+        "caSecret": "es-ca",
+    },
+    "enrichment": {"spacyModel": "en_core_web_sm"},
+    "profile": {"existingConfigMap": "org-profile"},
+    "extraEnv": {"TOWNSQUARE_LOG_LEVEL": "DEBUG"},
+    "roles": {
+        "normalize": {"autoscaling": {"enabled": True, "metricType": "Pods"}},
+        "sink": {"extraEnv": {"TOWNSQUARE_ES_BULK_CHUNK": "200"}},
+    },
+    "ingest": {
+        "sources": [
+            {
+                "name": "mastodon-social",
+                "source": "mastodon",
+                "args": ["--instance", "https://mastodon.social"],
+            },
+            {"name": "city-rss", "source": "rss", "args": ["https://example.org/feed.xml"]},
+        ]
+    },
+    "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    "networkPolicy": {
+        "kafkaPeers": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}
+        ],
+        "metricsFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+    },
+}
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def render(overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rendered manifests (hooks included), through the helm binary or Helm's Go SDK."""
+    overrides = overrides or {}
+    if HELM is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            yaml.safe_dump(overrides, f)
+            f.flush()
+            result = subprocess.run(
+                [HELM, "template", RELEASE, str(CHART), "-n", NAMESPACE, "-f", f.name],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr)
+        text = result.stdout
+    else:
+        assert helm_python is not None
+        with helm_python.Chart.load(str(CHART)) as chart:
+            out = chart.render(overrides, name=RELEASE, namespace=NAMESPACE)
+        text = "\n---\n".join(v for k, v in sorted(out.items()) if k.endswith(".yaml"))
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def lint_problems() -> list[str]:
+    if HELM is not None:
+        result = subprocess.run(
+            [HELM, "lint", "--strict", str(CHART)], capture_output=True, text=True, timeout=60
+        )
+        return [] if result.returncode == 0 else [result.stdout + result.stderr]
+    assert helm_python is not None
+    report = helm_python.lint(str(CHART), strict=True)
+    problems = [str(m) for m in report["messages"] if m["severity"] >= 2]
+    return problems + [str(e) for e in report["errors"]]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "Job"}:
+            yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+
+
+def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            yield name, container
+
+
+def env_names(docs: list[dict[str, Any]]) -> set[str]:
+    names = {e["name"] for _n, c in containers(docs) for e in c.get("env") or []}
+    for cm in by_kind(docs, "ConfigMap").values():
+        names |= set(cm["data"])
+    return names
+
+
+# --- always: values and schema ------------------------------------------------------------
+
+
+def test_values_match_the_schema() -> None:
+    jsonschema.Draft7Validator.check_schema(schema())
+    jsonschema.validate(default_values(), schema())
+    jsonschema.validate(merged(EVERYTHING_ON), schema())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"kafka": {"bootstrap": "kafka"}},
+        {"kafka": {"securityProtocol": "TLS"}},
+        {"secretsAs": "vault"},
+        {"elasticsearch": {"url": "elasticsearch:9200"}},
+        {"extraEnv": {"LOG_LEVEL": "DEBUG"}},
+        {"roles": {"enrich": {"autoscaling": {"metricType": "Object"}}}},
+        {"roles": {"ingest": {"enabled": True}}},
+        {"metrics": {"port": 0}},
+        {"ingest": {"sources": [{"name": "Bad_Name", "source": "rss"}]}},
+        {"logLevel": "TRACE"},
+        {"unknownTopLevel": 1},
+    ],
+)
+def test_schema_rejects_bad_values(overrides: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(merged(overrides), schema())
+
+
+def test_every_env_name_in_the_chart_is_a_setting() -> None:
+    """Scans the templates and values text, so it holds even where Helm is not installed."""
+    allowed = allowed_env_names()
+    found: set[str] = set()
+    for path in [*sorted((CHART / "templates").iterdir()), CHART / "values.yaml"]:
+        found |= set(re.findall(r"\bTOWNSQUARE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert len(found) >= 20
+    unknown = found - allowed
+    assert not unknown, f"not settings: {sorted(unknown)}"
+
+
+def test_helm_values_cover_the_operational_settings() -> None:
+    """Settings a platform team must be able to change are reachable from values.yaml."""
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    for name in (
+        "kafka_bootstrap",
+        "kafka_security_protocol",
+        "kafka_sasl_password",
+        "es_url",
+        "es_api_key",
+        "topic_prefix",
+        "index_prefix",
+        "metrics_port",
+        "data_dir",
+        "profile_path",
+    ):
+        assert f"TOWNSQUARE_{name.upper()}" in helpers, name
+
+
+# --- with Helm: rendered manifests --------------------------------------------------------
+
+
+@needs_helm
+def test_lint_is_clean() -> None:
+    assert lint_problems() == []
+
+
+@needs_helm
+def test_default_render() -> None:
+    docs = render()
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == {f"{RELEASE}-townsquare-{role}" for role in ROLES}
+    for role in ROLES:
+        container = deployments[f"{RELEASE}-townsquare-{role}"]["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        assert container["args"] == ["worker", "--role", role]
+    assert set(by_kind(docs, "PodDisruptionBudget")) == set(deployments)
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {f"{RELEASE}-townsquare-enrich"}
+    assert by_kind(docs, "Service")
+    assert not by_kind(docs, "ServiceMonitor")
+    assert by_kind(docs, "NetworkPolicy")
+
+
+@needs_helm
+@pytest.mark.parametrize("overrides", [{}, EVERYTHING_ON, {"secretsAs": "env", **EVERYTHING_ON}])
+def test_rendered_env_is_made_of_real_settings(overrides: dict[str, Any]) -> None:
+    docs = render(overrides)
+    names = env_names(docs)
+    assert not names - allowed_env_names(), sorted(names - allowed_env_names())
+    (configmap,) = by_kind(docs, "ConfigMap").values()
+    settings = Settings.model_validate(
+        {k.removeprefix("TOWNSQUARE_").lower(): v for k, v in configmap["data"].items()}
+    )
+    values = merged(overrides)
+    assert settings.kafka_bootstrap == values["kafka"]["bootstrap"]
+    assert settings.es_url == values["elasticsearch"]["url"]
+    assert settings.metrics_port == values["metrics"]["port"]
+    assert str(settings.data_dir) == "/data"
+
+
+@needs_helm
+def test_setup_job_is_a_pre_install_hook_with_the_same_settings() -> None:
+    docs = render(EVERYTHING_ON)
+    (job,) = by_kind(docs, "Job").values()
+    hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
+    assert hooks == {"pre-install", "pre-upgrade"}
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["setup"]
+    job_env = {e["name"]: e.get("value") for e in container["env"]}
+    (configmap,) = by_kind(docs, "ConfigMap").values()
+    # The hook runs before the ConfigMap exists, so it carries the same values inline.
+    for key, value in configmap["data"].items():
+        assert job_env[key] == value
+
+
+@needs_helm
+@pytest.mark.parametrize("overrides", [{}, EVERYTHING_ON])
+def test_pods_are_locked_down_and_probe_metrics(overrides: dict[str, Any]) -> None:
+    docs = render(overrides)
+    port = merged(overrides)["metrics"]["port"]
+    for name, spec in pod_specs(docs):
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        empty_dirs = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+        for container in spec["containers"]:
+            sc = container["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, name
+            assert sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert mounts["/tmp"] in empty_dirs and mounts["/data"] in empty_dirs, name
+            assert container["resources"]["limits"]["memory"], name
+            if name.endswith("-setup"):
+                continue
+            assert container["ports"][0]["containerPort"] == port
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+
+
+@needs_helm
+def test_secrets_as_files_or_secret_refs() -> None:
+    as_files = render(EVERYTHING_ON)
+    for name, container in containers(as_files):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_KAFKA_SASL_PASSWORD" not in env, name
+        path = env["TOWNSQUARE_KAFKA_SASL_PASSWORD_FILE"]["value"]
+        mounts = [m["mountPath"] for m in container["volumeMounts"]]
+        assert any(path.startswith(m + "/") for m in mounts), name
+        assert env["TOWNSQUARE_ES_API_KEY_FILE"]["value"].endswith("/api-key")
+    as_env = render({**EVERYTHING_ON, "secretsAs": "env"})
+    for name, container in containers(as_env):
+        env = {e["name"]: e for e in container["env"]}
+        ref = env["TOWNSQUARE_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "townsquare-kafka", "key": "password"}, name
+        assert "TOWNSQUARE_KAFKA_SASL_PASSWORD_FILE" not in env
+    # No secret value ever lands in the ConfigMap.
+    for docs in (as_files, as_env):
+        (configmap,) = by_kind(docs, "ConfigMap").values()
+        assert not {k for k in configmap["data"] if "PASSWORD" in k or "API_KEY" in k}
+
+
+@needs_helm
+def test_hpa_scales_each_role_on_its_input_topic_lag() -> None:
+    docs = render(EVERYTHING_ON)
+    settings = Settings(topic_prefix="townsquare.", topic_version="v1")
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    assert set(hpas) == {f"{RELEASE}-townsquare-normalize", f"{RELEASE}-townsquare-enrich"}
+    for name, hpa in hpas.items():
+        role = name.rsplit("-", 1)[1]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        (metric,) = hpa["spec"]["metrics"]
+        source = metric["pods"] if metric["type"] == "Pods" else metric["external"]
+        assert source["metric"]["name"] == "townsquare_consumer_lag"
+        topic = source["metric"]["selector"]["matchLabels"]["topic"]
+        assert topic == settings.topic(ROLE_INPUT[role])
+    assert hpas[f"{RELEASE}-townsquare-normalize"]["spec"]["metrics"][0]["type"] == "Pods"
+    # A role under an HPA leaves replicas to it.
+    deployment = by_kind(docs, "Deployment")[f"{RELEASE}-townsquare-enrich"]
+    assert "replicas" not in deployment["spec"]
+
+
+@needs_helm
+def test_ingest_agents_one_deployment_per_source() -> None:
+    docs = render(EVERYTHING_ON)
+    ingest = {n: d for n, d in by_kind(docs, "Deployment").items() if "-ingest-" in n}
+    assert set(ingest) == {
+        f"{RELEASE}-townsquare-ingest-mastodon-social",
+        f"{RELEASE}-townsquare-ingest-city-rss",
+    }
+    args = ingest[f"{RELEASE}-townsquare-ingest-city-rss"]["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert args == ["ingest", "rss", "https://example.org/feed.xml"]
+    for deployment in ingest.values():
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+        assert deployment["spec"]["replicas"] == 1
+
+
+@needs_helm
+def test_network_policy_limits_egress_to_dns_kafka_and_elasticsearch() -> None:
+    docs = render(EVERYTHING_ON)
+    policies = by_kind(docs, "NetworkPolicy")
+    workers = policies[f"{RELEASE}-townsquare-workers"]["spec"]
+    ports = {(p["protocol"], p["port"]) for rule in workers["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 9096), ("TCP", 9200)}
+    assert {p["port"] for rule in workers["ingress"] for p in rule["ports"]} == {9464}
+    assert workers["ingress"][0]["from"] == EVERYTHING_ON["networkPolicy"]["metricsFrom"]
+    components = workers["podSelector"]["matchExpressions"][0]["values"]
+    assert set(components) == {*ROLES, "setup"}
+    ingest = policies[f"{RELEASE}-townsquare-ingest"]["spec"]
+    assert ("TCP", 443) in {
+        (p["protocol"], p["port"]) for r in ingest["egress"] for p in r["ports"]
+    }
+
+
+@needs_helm
+def test_service_monitor_labels_role_for_the_alert_rules() -> None:
+    docs = render(EVERYTHING_ON)
+    (monitor,) = by_kind(docs, "ServiceMonitor").values()
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert {r["targetLabel"] for r in endpoint["relabelings"]} >= {"role"}
+    (service,) = by_kind(docs, "Service").values()
+    for key, value in monitor["spec"]["selector"]["matchLabels"].items():
+        assert service["metadata"]["labels"][key] == value
+    # Every long-running pod is behind the metrics Service.
+    selector = service["spec"]["selector"]
+    for doc in by_kind(docs, "Deployment").values():
+        labels = doc["spec"]["template"]["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in selector.items())
+
+
+@needs_helm
+def test_schema_is_enforced_at_render_time() -> None:
+    with pytest.raises(Exception, match=r"(?i)schema|secretsAs|enum|value"):
+        render({"secretsAs": "vault"})

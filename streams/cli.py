@@ -9,18 +9,16 @@ Heavy imports (Faust, spaCy) happen inside the commands that need them, so
 
 from __future__ import annotations
 
-import json
 import logging.config
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from streams.console import console, err, fail
+from streams.es.commands import search
+from streams.ingest.commands import ingest_app
 from streams.logs import logging_config
 from streams.settings import Settings, get_settings
 
@@ -32,35 +30,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 services_app = typer.Typer(help="Local Kafka- and Elasticsearch-compatible servers (no Docker).")
-ingest_app = typer.Typer(help="Put posts from a source onto the raw topic.")
 profile_app = typer.Typer(help="Organisation profiles.")
 schemas_app = typer.Typer(help="Published JSON Schemas of the topics' messages.")
 app.add_typer(services_app, name="services")
 app.add_typer(ingest_app, name="ingest")
+app.command()(search)
 app.add_typer(profile_app, name="profile")
 app.add_typer(schemas_app, name="schemas")
 
 # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=not err.is_terminal,
-    )
-
-
 # --- services -------------------------------------------------------------------
 
 
@@ -79,7 +57,7 @@ def services_up() -> None:
     try:
         started = up(svc)
     except ServiceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     word = "started" if started else "already running"
     console.print(f"local services {word}: kafka {svc.kafka_bootstrap}, elasticsearch {svc.es_url}")
 
@@ -117,7 +95,7 @@ def setup() -> None:
     try:
         report = run_setup(get_settings())
     except Exception as exc:
-        _fail(
+        fail(
             f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
             "Run `townsquare services up` for local ones."
         )
@@ -146,7 +124,7 @@ def worker(
     try:
         register(role)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     import faust
 
     from streams.app import app as faust_app
@@ -163,116 +141,6 @@ def worker(
 
 
 # --- ingest ---------------------------------------------------------------------
-
-
-@ingest_app.command("replay")
-def ingest_replay(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to replay.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="File format.")] = "jsonl",
-    rate: Annotated[
-        float | None, typer.Option(help="Records per second (default: as fast as Kafka takes).")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Stop after this many records.")] = None,
-    resume: Annotated[
-        bool, typer.Option(help="Start where the last replay of this file stopped.")
-    ] = False,
-) -> None:
-    """Replay a file of posts onto the raw topic, with a progress bar."""
-    from streams.ingest.readers import READER_FORMATS
-    from streams.ingest.replay import replay_file, total_records
-
-    if fmt not in READER_FORMATS:
-        _fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
-    settings = get_settings()
-    total = total_records(path, fmt)
-    with _progress() as progress:
-        task = progress.add_task(f"replaying {path.name}", total=min(total, limit or total))
-        report = replay_file(
-            settings,
-            path,
-            fmt,
-            rate=rate,
-            limit=limit,
-            resume=resume,
-            on_progress=lambda n: progress.advance(task, n),
-        )
-    console.print(
-        f"sent {report.sent} records from {path.name} (positions {report.start}..{report.end}) "
-        f"in {report.seconds:.1f}s to {settings.topic('posts.raw')}"
-    )
-
-
-# --- search ---------------------------------------------------------------------
-
-
-@app.command()
-def search(
-    query: Annotated[str | None, typer.Argument(help="Words to look for in the text.")] = None,
-    min_joinability: Annotated[float | None, typer.Option(min=0, max=1)] = None,
-    action: Annotated[list[str], typer.Option(help="reply, appreciate, escalate, ...")] = [],  # noqa: B006
-    stakeholder: Annotated[list[str], typer.Option(help="customer, media, ...")] = [],  # noqa: B006
-    awaiting_reply: Annotated[bool, typer.Option("--awaiting-reply")] = False,
-    since: Annotated[str | None, typer.Option(help="Only posts newer than e.g. 24h, 7d.")] = None,
-    platform: Annotated[list[str], typer.Option()] = [],  # noqa: B006
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-) -> None:
-    """Search enriched posts in Elasticsearch, best joinability first."""
-    from streams.es.client import sync_client
-    from streams.es.search import PostFilter, parse_duration, posts_query, posts_sort
-
-    settings = get_settings()
-    try:
-        window = parse_duration(since) if since else None
-    except ValueError as exc:
-        _fail(str(exc))
-    flt = PostFilter(
-        text=query,
-        min_joinability=min_joinability,
-        actions=action,
-        stakeholders=stakeholder,
-        awaiting_reply=awaiting_reply,
-        since=window,
-        platforms=platform,
-    )
-    es = sync_client(settings)
-    try:
-        resp = es.search(
-            index=settings.index_alias("posts"),
-            query=posts_query(flt),
-            sort=posts_sort(flt),
-            size=limit,
-        )
-    except Exception as exc:
-        _fail(f"search failed: {exc}. Is Elasticsearch reachable and `townsquare setup` done?")
-    hits = [h["_source"] for h in resp["hits"]["hits"]]
-    if as_json:
-        for doc in hits:
-            sys.stdout.write(json.dumps(doc) + "\n")
-        return
-    console.print(posts_table(hits, title=f"{resp['hits']['total']['value']} matching posts"))
-
-
-def posts_table(docs: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("stakeholders", max_width=22)
-    table.add_column("author", max_width=24, no_wrap=True, overflow="ellipsis")
-    table.add_column("text", ratio=3, overflow="fold")
-    table.add_column("link", max_width=40, no_wrap=True, overflow="ellipsis")
-    for doc in docs:
-        j = doc.get("joinability") or {}
-        text = " ".join(str(doc.get("text", "")).split())
-        table.add_row(
-            f"{j.get('score', 0):.2f}",
-            str(j.get("action", "")),
-            ", ".join(doc.get("stakeholder_labels") or []),
-            "@" + str((doc.get("author") or {}).get("handle") or "?"),
-            text[:140] + ("…" if len(text) > 140 else ""),
-            str(doc.get("url") or ""),
-        )
-    return table
 
 
 # --- run ------------------------------------------------------------------------
@@ -322,11 +190,11 @@ def enrich(
     try:
         reference = datetime.fromisoformat(now) if now else None
     except ValueError:
-        _fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
+        fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
     try:
         count = enrich_file(settings, path, fmt, profile, reference, out)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     err.print(f"enriched {count} posts")
 
 

@@ -47,5 +47,6 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
             "aiokafka": {"level": "WARNING"},
             "kafka": {"level": "WARNING"},
             "elastic_transport": {"level": "WARNING"},
+            "httpx": {"level": "WARNING"},
         },
     }

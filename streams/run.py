@@ -117,7 +117,7 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
     console.print(
         "actions: " + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])
     )
-    from streams.cli import posts_table
+    from streams.es.commands import posts_table
 
     console.print(posts_table([h["_source"] for h in resp["hits"]["hits"]], "top joinable posts"))
 

@@ -271,10 +271,16 @@ def _group_alive_after_reap(pgid: int) -> bool:
     return True
 
 
-def restart_kafka(svc: LocalServices) -> None:
-    """Restart only the Kafka side, keeping data (clears stuck consumer groups locally)."""
+def control(svc: LocalServices, action: str, service: str) -> None:
+    """``stop``, ``start`` or ``restart`` one side (``kafka`` or ``elasticsearch``), data kept.
+
+    Restarting Kafka clears a consumer group stuck by a dead member on the local
+    server; stopping Elasticsearch is how outage tests simulate a cluster down.
+    """
+    if action not in {"stop", "start", "restart"} or service not in {"kafka", "elasticsearch"}:
+        raise ValueError(f"cannot {action} {service}")
     subprocess.run(
-        [str(server_binary()), "restart", "kafka", "--data-dir", str(svc.server_dir)],
+        [str(server_binary()), action, service, "--data-dir", str(svc.server_dir)],
         check=True,
         capture_output=True,
         timeout=60,

@@ -7,14 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 from streams.services import LocalServices, ServiceError, down, port_open, running_pid, up
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_up_refuses_clearly_when_a_port_is_taken(tmp_path: Path) -> None:
@@ -22,7 +17,7 @@ def test_up_refuses_clearly_when_a_port_is_taken(tmp_path: Path) -> None:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         busy = blocker.getsockname()[1]
-        svc = LocalServices(data_dir=tmp_path, kafka_port=busy, es_port=_free_port())
+        svc = LocalServices(data_dir=tmp_path, kafka_port=busy, es_port=free_port())
         with pytest.raises(ServiceError, match=f"{busy}.*taken"):
             up(svc, timeout=5)
     assert running_pid(svc) is None
@@ -34,7 +29,7 @@ def test_down_without_servers_is_a_no_op(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_up_twice_starts_one_copy_and_down_leaves_nothing(tmp_path: Path) -> None:
-    svc = LocalServices(data_dir=tmp_path, kafka_port=_free_port(), es_port=_free_port())
+    svc = LocalServices(data_dir=tmp_path, kafka_port=free_port(), es_port=free_port())
     try:
         assert up(svc, timeout=60) is True
         pid = running_pid(svc)

@@ -84,6 +84,9 @@ class PostRef(BaseModel):
         default=False, description="A non-own post that replies to us or mentions us."
     )
     reply: bool = Field(default=False, description="Has in_reply_to.")
+    replied_to_author: str | None = Field(
+        default=None, description="Author id of the post this one replies to, when known."
+    )
 
 
 class ConversationState(BaseModel):
@@ -133,6 +136,10 @@ class ConversationState(BaseModel):
             }
         )
 
+    def we_answered(self, author_id: str) -> bool:
+        """True when one of our posts in this thread replied to ``author_id``."""
+        return any(p.own and p.replied_to_author == author_id for p in self.posts)
+
     def ref(self, post_id: str) -> PostRef | None:
         return next((p for p in self.posts if p.id == post_id), None)
 
@@ -152,7 +159,7 @@ def _mentions_us(post: CanonicalPost, own_handles: set[str]) -> bool:
 
 def _answers_org(post: CanonicalPost, state: ConversationState, org: Organisation) -> bool:
     """Replies to an own post or author, or mentions an own handle."""
-    if _mentions_us(post, org.own_handles()):
+    if _mentions_us(post, org.addressed_handles()):
         return True
     target = post.in_reply_to
     if target is None:
@@ -202,6 +209,7 @@ def apply_post(
         created_at=post.created_at,
         own=own,
         reply=post.in_reply_to is not None,
+        replied_to_author=post.in_reply_to.author_id if post.in_reply_to else None,
     )
     if own:
         ref.role = _own_role(post, new, org)

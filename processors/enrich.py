@@ -46,7 +46,7 @@ def enrich_post(
             update={"author": post.author.model_copy(update={"is_org_account": True})}
         )
     new_state = apply_post(state, post, org)
-    stakeholders = label_stakeholders(post, org, entities)
+    stakeholders = label_stakeholders(post, org, entities, new_state)
     joinability, sensitivity = score_joinability(post, entities, stakeholders, new_state, org, now)
     enriched = EnrichedPost.model_validate(
         {

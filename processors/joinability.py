@@ -97,7 +97,7 @@ def _replies_to_us(post: CanonicalPost, state: ConversationState) -> bool:
 
 
 def _own_mentions(post: CanonicalPost, org: Organisation) -> list[str]:
-    own = org.own_handles()
+    own = org.addressed_handles()
     return [m for m in post.mentions if normalise_handle(m) in own]
 
 

@@ -12,7 +12,7 @@ matched on its full form and on its local part.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -56,6 +56,12 @@ class Organisation(BaseModel):
     accounts: dict[str, list[str]] = Field(
         default_factory=dict, description="platform -> the organisation's own handles"
     )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other handles that address us without being ours to post from: the "
+        "brand account a care team answers for, a campaign handle. Mentions count as "
+        "addressing us; posts by them are not ours.",
+    )
     employees: list[str] = Field(default_factory=list)
     employee_domains: list[str] = Field(default_factory=list)
     partners: list[str] = Field(default_factory=list)
@@ -67,6 +73,11 @@ class Organisation(BaseModel):
     gazetteer: list[GazetteerEntry] = Field(default_factory=list)
     sensitive_topics: list[str] = Field(default_factory=lambda: ["grief", "health", "children"])
     reply_sla_minutes: int = Field(default=240, ge=1)
+    served_as: Literal["customer", "citizen"] = Field(
+        default="customer",
+        description="What people who bring us their own matter are: a brand's customers, "
+        "a public body's citizens. Labels authors who address us about their own affairs.",
+    )
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
@@ -81,6 +92,15 @@ class Organisation(BaseModel):
         if any(w < 0 for w in value.values()):
             raise ValueError("weights must not be negative")
         return {**DEFAULT_WEIGHTS, **value}
+
+    def addressed_handles(self) -> set[str]:
+        """Handles whose mention addresses us: our own plus the aliases (normalised)."""
+        out = set(self.own_handles())
+        for alias in self.aliases:
+            h = normalise_handle(alias)
+            out.add(h)
+            out.add(h.split("@", 1)[0])
+        return out
 
     def own_handles(self) -> set[str]:
         """Every own handle, normalised, across platforms (full and local-part forms)."""

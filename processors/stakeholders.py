@@ -16,6 +16,11 @@ strongest single signal sets the floor. Weights, strongest first:
 * first-person text cues ("my order" -> customer, "as a resident" -> citizen): 0.6
   for the first, 0.3 for each further one; a gazetteer product or place named
   in a first-person post adds 0.3.
+* someone who addresses us (mention, or a reply to our account) in the first
+  person brings us their own matter: 0.5 for the profile's ``served_as``
+  (customer for a brand, citizen for a public body); reporting a problem or
+  asking for help with something they use: 0.6; someone we already answered
+  in this thread: 0.6 (given the conversation state).
 
 The organisation's own accounts get no label at all: they are "us".
 """
@@ -27,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from processors.conversation import is_own_post
+from processors.conversation import ConversationState, is_own_post
 from processors.profile import Organisation, normalise_handle
 from processors.text import find_links
 from schemas.models import CanonicalPost, Stakeholder, StakeholderLabel
@@ -43,6 +48,7 @@ _FIRST_CUE_WEIGHT = 0.6
 _MORE_CUE_WEIGHT = 0.3
 _GAZETTEER_CUE_WEIGHT = 0.3
 _INFLUENCER_FOLLOWERS = 10_000
+_ADDRESSED_WEIGHT = 0.5
 
 _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|me|we|our)\b", re.IGNORECASE)
@@ -80,6 +86,15 @@ _TEXT_CUES: list[tuple[StakeholderLabel, re.Pattern[str]]] = [
         _words(
             r"my order|i (?:bought|ordered|paid)|my account|my subscription|customer for"
             r"|refunds?|deliver(?:y|ies)|my parcel|my package|my bill|my booking|my delivery"
+            r"|i (?:have )?(?:purchased|subscribed|booked|downloaded|installed|upgraded|updated)"
+            r"|(?:charged|billed) (?:me|twice|again)|my (?:card|payment|purchase|plan|premium"
+            r"|membership|password|login|email|id|phone|iphone|ipad|laptop|mac|pc|device|app"
+            r"|channel|console|game|flight|ticket|reservation|seat|router|internet|wi-?fi"
+            r"|service|data|files|playlist|music|video|videos|refund)"
+            r"|customer (?:service|support|care)|support team|(?:can't|cannot|can not|unable to)"
+            r" (?:log ?in|sign ?in|access|download|install|update|connect|cancel)"
+            r"|(?:isn't|is not|won't|doesn't|does not|not) (?:working|loading|opening|connecting)"
+            r"|error (?:code|message)"
         ),
     ),
     (
@@ -90,6 +105,19 @@ _TEXT_CUES: list[tuple[StakeholderLabel, re.Pattern[str]]] = [
         ),
     ),
 ]
+# Someone reporting a problem with, or asking for help with, something they use
+# is the organisation's customer (a brand) or citizen (a public body).
+_SERVED_CUES = _words(
+    r"bugs?|crash(?:es|ed|ing)?|glitch(?:es|y)?|broken|please fix|fix (?:this|it|the)"
+    r"|not working|doesn't work|won't work|stopped working|keeps? (?:crashing|freezing)"
+    r"|can you help|can someone help|help me|any help|how (?:can|do) i|why (?:is|isn't|can't"
+    r"|won't|does|doesn't|do|don't|did) |issues? with|problems? with|scam(?:mers?)?|fraud"
+    r"|hacked|logging into my|outage|down again|still waiting|no reply|no response"
+    r"|your (?:app|apps|website|site|platform|services?|products?|store|shop|checkout|support"
+    r"|customer service|mail|e-?mail|network|servers?|security|customers|users)"
+    r"|subscribers?|billed|free trial|sign(?:ed|ing)? up|i use|i've been using|started using"
+    r"|using your|disconnects|freez(?:es|ing)|won't load|let me (?:log|sign|get) in"
+)
 _GAZETTEER_CUES: dict[str, StakeholderLabel] = {
     "PRODUCT": "customer",
     "LOCATION": "citizen",
@@ -155,8 +183,22 @@ def _domain_matches(domain: str, allowed: str) -> bool:
     return domain == allowed or domain.endswith("." + allowed)
 
 
+def _addresses_us(post: CanonicalPost, org: Organisation) -> bool:
+    """Mentions one of our handles or aliases, or replies to a post by one of our accounts."""
+    if any(normalise_handle(m) in org.addressed_handles() for m in post.mentions):
+        return True
+    target = post.in_reply_to
+    if target is None or not target.author_id:
+        return False
+    native = target.author_id.split(":", 1)[-1]
+    return normalise_handle(native) in org.own_handles()
+
+
 def label_stakeholders(
-    post: CanonicalPost, org: Organisation, entities: Sequence[Mapping[str, Any]] = ()
+    post: CanonicalPost,
+    org: Organisation,
+    entities: Sequence[Mapping[str, Any]] = (),
+    state: ConversationState | None = None,
 ) -> list[Stakeholder]:
     """Stakeholder labels for the post's author, strongest first; empty for our own accounts."""
     if is_own_post(post, org):
@@ -196,6 +238,21 @@ def label_stakeholders(
 
     text = post.text
     first_person = _FIRST_PERSON.search(text) is not None
+    served = _SERVED_CUES.search(text)
+    if served:
+        ev.add(
+            org.served_as,
+            _FIRST_CUE_WEIGHT,
+            f"reports a problem or asks for help: '{served.group(0).strip()}'",
+        )
+    if state is not None and state.we_answered(author.id):
+        ev.add(org.served_as, _FIRST_CUE_WEIGHT, "we already answered them in this thread")
+    if first_person and _addresses_us(post, org):
+        ev.add(
+            org.served_as,
+            _ADDRESSED_WEIGHT,
+            "brings their own matter to us directly",
+        )
     for label, pattern in _TEXT_CUES:
         for i, m in enumerate(pattern.finditer(text)):
             weight = _FIRST_CUE_WEIGHT if i == 0 else _MORE_CUE_WEIGHT

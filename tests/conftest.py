@@ -43,3 +43,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared test data folder is absent ({SHARED_DATA})")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def shared_data_dir() -> Path:
+    """Module-scoped twin of ``shared_data`` for expensive module fixtures."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared test data folder is absent ({SHARED_DATA})")
+    return SHARED_DATA

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from streams.console import console, err, fail
-from streams.es.commands import search
+from streams.es.commands import register as register_es_commands
 from streams.ingest.commands import ingest_app
 from streams.logs import logging_config
 from streams.settings import Settings, get_settings
@@ -34,7 +34,7 @@ profile_app = typer.Typer(help="Organisation profiles.")
 schemas_app = typer.Typer(help="Published JSON Schemas of the topics' messages.")
 app.add_typer(services_app, name="services")
 app.add_typer(ingest_app, name="ingest")
-app.command()(search)
+register_es_commands(app)
 app.add_typer(profile_app, name="profile")
 app.add_typer(schemas_app, name="schemas")
 

@@ -46,7 +46,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "loggers": {
             "aiokafka": {"level": "WARNING"},
             "kafka": {"level": "WARNING"},
-            "elastic_transport": {"level": "WARNING"},
+            "elastic_transport": {"level": "ERROR"},
             "httpx": {"level": "WARNING"},
         },
     }

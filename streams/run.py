@@ -102,17 +102,18 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
         aggs={
             "conversations": {"cardinality": {"field": "conversation_id"}},
             "actions": {"terms": {"field": "joinability.action", "size": 10}},
-            "awaiting": {
-                "filter": {"term": {"conversation.awaiting_org_reply": True}},
-                "aggs": {"conv": {"cardinality": {"field": "conversation_id"}}},
-            },
         },
     )
     aggs = resp["aggregations"]
+    # A thread's current state is the snapshot on its latest post; counting
+    # posts ever flagged would count threads we have answered since.
+    from streams.es.conversations import MAX_CONVERSATIONS, latest_conversations
+
+    awaiting = latest_conversations(es, alias, awaiting_only=True, limit=MAX_CONVERSATIONS)
     console.print(
         f"\n[bold]{resp['hits']['total']['value']} posts indexed[/] in "
         f"{aggs['conversations']['value']} conversations; "
-        f"{aggs['awaiting']['conv']['value']} conversations await our reply"
+        f"{len(awaiting)} conversations await our reply"
     )
     console.print(
         "actions: " + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])

@@ -36,6 +36,9 @@ app = faust.App(
     # Long spaCy batches run in a process pool, so the loop stays responsive;
     # this bounds how long a stuck batch may hold the partition.
     broker_max_poll_interval=300.0,
+    broker_session_timeout=settings.kafka_session_timeout,
+    broker_heartbeat_interval=settings.kafka_heartbeat_interval,
+    broker_max_poll_records=settings.kafka_max_poll_records,
     table_cleanup_interval=60.0,
     autodiscover=False,
 )

@@ -59,6 +59,24 @@ class Settings(BaseSettings):
         default=None,
         description="TOWNSQUARE_KAFKA_SSL_CAFILE: CA bundle for the brokers' TLS certificates.",
     )
+    kafka_session_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="TOWNSQUARE_KAFKA_SESSION_TIMEOUT: seconds without a heartbeat before the "
+        "group evicts a worker (heartbeats keep flowing while spaCy runs off the event loop).",
+    )
+    kafka_heartbeat_interval: float = Field(
+        default=3.0,
+        gt=0,
+        description="TOWNSQUARE_KAFKA_HEARTBEAT_INTERVAL: seconds between consumer heartbeats; "
+        "keep it under a third of the session timeout.",
+    )
+    kafka_max_poll_records: int = Field(
+        default=500,
+        ge=1,
+        description="TOWNSQUARE_KAFKA_MAX_POLL_RECORDS: upper bound of one fetch, which bounds "
+        "how much work a worker holds when a rebalance starts.",
+    )
     topic_prefix: str = Field(
         default="townsquare.",
         description="TOWNSQUARE_TOPIC_PREFIX: prepended to every topic name.",

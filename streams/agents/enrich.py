@@ -9,6 +9,7 @@ Faust flushes before it commits.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from streams.tables import conversations, source_partition
 from streams.topics import enriched_topic, normalized_topic
 
 STAGE = "enrich"
+log = logging.getLogger("townsquare.enrich")
 
 org = profile_for(settings)
 ner = NerRunner(settings.spacy_model, org, settings.ner_processes)
@@ -53,12 +55,14 @@ async def enrich_events(events: Sequence[faust.EventT]) -> None:
         except (ValidationError, ValueError, TypeError) as exc:
             await _dead_letter(event, "schema", str(exc))
     records = [(p.id, p.text) for _, p in posts if p.kind != "delete"]
+    ner_started = time.perf_counter()
     try:
         found = await ner.extract(records)
     except Exception as exc:
         for event, _ in posts:
             await _dead_letter(event, "ner_failed", f"{type(exc).__name__}: {exc}")
         return
+    ner_seconds = time.perf_counter() - ner_started
     for event, post in posts:
         try:
             with source_partition(event.message.partition):
@@ -67,7 +71,15 @@ async def enrich_events(events: Sequence[faust.EventT]) -> None:
             await _dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
             continue
         MESSAGES.labels(stage=STAGE, outcome="ok").inc()
-    STAGE_LATENCY.labels(stage=STAGE).observe(time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    STAGE_LATENCY.labels(stage=STAGE).observe(seconds)
+    log.info(
+        "enrich batch: %d posts, NER %.2fs, total %.2fs",
+        len(posts),
+        ner_seconds,
+        seconds,
+        extra={"stage": STAGE, "posts": len(posts), "ner_seconds": round(ner_seconds, 3)},
+    )
 
 
 async def _enrich_one(post: CanonicalPost, entities: list[dict[str, Any]]) -> None:

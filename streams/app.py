@@ -42,3 +42,9 @@ app = faust.App(
     table_cleanup_interval=60.0,
     autodiscover=False,
 )
+
+# Imported after the app exists: the sensor module needs nothing from it but
+# belongs to every worker that uses it.
+from streams.lag import LagSensor  # noqa: E402
+
+app.sensors.add(LagSensor())

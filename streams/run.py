@@ -38,12 +38,15 @@ def corpus_ids(path: Path) -> list[str]:
 
 
 def start_worker(
-    settings: Settings, log_path: Path, env: dict[str, str] | None = None
+    settings: Settings,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    roles: tuple[str, ...] = ("all",),
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", "worker", *(f"--role={r}" for r in roles)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

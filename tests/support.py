@@ -115,7 +115,7 @@ def running_worker(iso: Isolated, log: Path, *roles: str) -> Iterator[subprocess
     from streams.run import start_worker, stop_worker
 
     env = dict(iso.env)
-    proc = start_worker(iso.settings, log, env)
+    proc = start_worker(iso.settings, log, env, roles or ("all",))
     try:
         yield proc
     finally:

@@ -136,6 +136,10 @@ class ConversationState(BaseModel):
             }
         )
 
+    def was_deleted(self, post_id: str) -> bool:
+        """True for a post the platform deleted (possibly before we ever saw it)."""
+        return post_id in self.deleted_post_ids
+
     def we_answered(self, author_id: str) -> bool:
         """True when one of our posts in this thread replied to ``author_id``."""
         return any(p.own and p.replied_to_author == author_id for p in self.posts)

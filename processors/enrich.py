@@ -62,6 +62,14 @@ def enrich_post(
     return enriched, new_state
 
 
+def forget_post(state: ConversationState | None, delete: CanonicalPost) -> ConversationState:
+    """The state after a platform delete; a delete that overtakes its post is remembered."""
+    base = state or ConversationState(conversation_id=delete.conversation_id)
+    after = apply_delete(base, delete.id)
+    assert after is not None  # apply_delete returns None only for a None state
+    return after
+
+
 def enrich_offline(
     posts: Iterable[CanonicalPost],
     extractor: EntityExtractor,
@@ -81,15 +89,16 @@ def enrich_offline(
             [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
         )
         for i, post in enumerate(batch):
+            state = states.get(post.conversation_id)
             if post.kind == "delete":
-                after = apply_delete(states.get(post.conversation_id), post.id)
-                if after is not None:
-                    states[post.conversation_id] = after
+                states[post.conversation_id] = forget_post(state, post)
                 continue
+            if state is not None and state.was_deleted(post.id):
+                continue  # deleted before (or after) we saw it: it must not come back
             enriched, states[post.conversation_id] = enrich_post(
                 post,
                 found.get(str(i), []),
-                states.get(post.conversation_id),
+                state,
                 org,
                 post.created_at if now is None else now,
             )

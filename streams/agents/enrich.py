@@ -18,8 +18,8 @@ from typing import Any, cast
 import faust
 from pydantic import ValidationError
 
-from processors.conversation import ConversationState, apply_delete
-from processors.enrich import enrich_post
+from processors.conversation import ConversationState
+from processors.enrich import enrich_post, forget_post
 from schemas.models import CanonicalPost, PostDeleted
 from streams.app import app, settings
 from streams.dead_letters import publish_dead_letter
@@ -66,11 +66,11 @@ async def enrich_events(events: Sequence[faust.EventT]) -> None:
     for event, post in posts:
         try:
             with source_partition(event.message.partition):
-                await _enrich_one(post, found.get(post.id, []))
+                outcome = await _enrich_one(post, found.get(post.id, []))
         except Exception as exc:
             await _dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
             continue
-        MESSAGES.labels(stage=STAGE, outcome="ok").inc()
+        MESSAGES.labels(stage=STAGE, outcome=outcome).inc()
     seconds = time.perf_counter() - started
     STAGE_LATENCY.labels(stage=STAGE).observe(seconds)
     log.info(
@@ -82,22 +82,24 @@ async def enrich_events(events: Sequence[faust.EventT]) -> None:
     )
 
 
-async def _enrich_one(post: CanonicalPost, entities: list[dict[str, Any]]) -> None:
+async def _enrich_one(post: CanonicalPost, entities: list[dict[str, Any]]) -> str:
+    """Apply one post to its conversation and publish the result; returns the outcome."""
     now = datetime.now(UTC)
     key = post.conversation_id
     state = _load_state(conversations.get(key))
     if post.kind == "delete":
-        new_state = apply_delete(state, post.id)
-        if new_state is not None:
-            conversations[key] = new_state.model_dump(mode="json")
+        conversations[key] = forget_post(state, post).model_dump(mode="json")
         tombstone = PostDeleted(
             id=post.id, platform=post.platform, conversation_id=key, deleted_at=now
         )
         await enriched_topic.send(key=key, value=tombstone.model_dump_json().encode())
-        return
+        return "deleted"
+    if state is not None and state.was_deleted(post.id):
+        return "skipped"  # the platform deleted it already; it must not reappear anywhere
     enriched, new_state = enrich_post(post, entities, state, org, now)
     conversations[key] = new_state.model_dump(mode="json")
     await enriched_topic.send(key=key, value=enriched.model_dump_json().encode())
+    return "ok"
 
 
 @app.agent(normalized_topic, name="townsquare.enrich")

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import Isolated, canonical_post, isolated, read_topic, running_worker, wait_for
@@ -136,3 +137,57 @@ def test_malformed_lines_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         assert isinstance(letter["offset"], int)
         assert isinstance(letter["partition"], int)
     assert "x:1102" not in _indexed_ids(pipeline)
+
+
+def test_edits_replace_and_deletes_remove_the_post_everywhere(
+    pipeline: Isolated, tmp_path: Path
+) -> None:
+    root = canonical_post(200, conversation=200, text="Bins on Elm Street missed again")
+    reply = canonical_post(201, conversation=200, reply_to=200, text="Same on Oak Road")
+    edit = {**reply, "kind": "edit", "text": "Same on Oak Road, and Ash Lane too"}
+    gone = {**canonical_post(201, conversation=200), "kind": "delete", "text": ""}
+    # A delete that overtakes its post: the post must never show up.
+    early_delete = {**canonical_post(203, conversation=200), "kind": "delete", "text": ""}
+    late_post = canonical_post(203, conversation=200, reply_to=200, text="Deleted before seen")
+    after = canonical_post(204, conversation=200, reply_to=200, text="Still no collection")
+    ids = {p["id"] for p in (root, reply, late_post, after)}
+
+    def replay(name: str, *posts: dict[str, object]) -> None:
+        replay_file(
+            pipeline.settings,
+            _write_jsonl(tmp_path / name, [json.dumps(p) for p in posts]),
+            "jsonl",
+        )
+
+    def doc(post_id: str) -> dict[str, Any] | None:
+        es = sync_client(pipeline.settings)
+        try:
+            alias = pipeline.settings.index_alias("posts")
+            es.indices.refresh(index=alias)
+            hits = es.search(index=alias, query={"term": {"id": post_id}})["hits"]["hits"]
+            return hits[0]["_source"] if hits else None
+        finally:
+            es.close()
+
+    replay("a.jsonl", root, reply, early_delete)
+    assert wait_for(lambda: doc(reply["id"]) is not None, timeout=60)
+    replay("b.jsonl", edit)
+    assert wait_for(lambda: (doc(reply["id"]) or {}).get("text") == edit["text"], timeout=60)
+    edited = doc(reply["id"])
+    assert edited is not None and edited["conversation"]["posts"] == 2  # an edit is not a new post
+
+    replay("c.jsonl", gone, late_post, after)
+    assert wait_for(lambda: doc(after["id"]) is not None, timeout=60)
+    assert wait_for(lambda: doc(reply["id"]) is None, timeout=30)
+    assert doc(late_post["id"]) is None
+    last = doc(after["id"])
+    assert last is not None
+    assert last["conversation"]["posts"] == 2, "the deleted reply left the conversation state"
+
+    tombstones = [
+        json.loads(v)
+        for _, v in read_topic(pipeline.settings, "posts.enriched")
+        if json.loads(v).get("kind") == "delete"
+    ]
+    assert {t["id"] for t in tombstones} >= {reply["id"], late_post["id"]}
+    assert all(t["conversation_id"] == root["id"] for t in tombstones if t["id"] in ids)

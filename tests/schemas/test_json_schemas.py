@@ -42,3 +42,18 @@ def test_canonical_schema_requires_what_the_model_requires() -> None:
             "conversation_id": "x:1",
         }
     )
+
+
+def test_every_enriched_post_field_is_mapped_in_the_posts_template() -> None:
+    """``dynamic: strict`` refuses unmapped fields, so the model and the mapping must agree."""
+    from schemas.models import EnrichedPost
+    from streams.es.indices import load_template
+
+    props = load_template("posts")["template"]["mappings"]["properties"]
+    assert set(EnrichedPost.model_fields) | {"stakeholder_labels", "indexed_at"} == set(props)
+    for name in ("author", "conversation", "metrics", "sensitivity", "in_reply_to"):
+        model = EnrichedPost.model_fields[name].annotation
+        nested = getattr(model, "model_fields", None)
+        if nested is None:  # Optional[...]: take the model inside
+            nested = next(a for a in model.__args__ if hasattr(a, "model_fields")).model_fields  # type: ignore[union-attr]
+        assert set(nested) == set(props[name]["properties"]), name

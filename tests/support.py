@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -142,3 +143,31 @@ def canonical_post(
     if reply_to is not None:
         post["in_reply_to"] = {"post_id": f"x:{1000 + reply_to}"}
     return post
+
+
+def indexed_ids(settings: Settings) -> Counter[str]:
+    """How many documents the posts alias holds per post id (after a refresh)."""
+    from streams.es.client import sync_client
+
+    es = sync_client(settings)
+    try:
+        alias = settings.index_alias("posts")
+        es.indices.refresh(index=alias)
+        resp = es.search(index=alias, query={"match_all": {}}, size=10000, source=["id"])
+        return Counter(h["_source"]["id"] for h in resp["hits"]["hits"])
+    finally:
+        es.close()
+
+
+def find_doc(settings: Settings, post_id: str) -> dict[str, Any] | None:
+    """The indexed document of a post, or None (after a refresh)."""
+    from streams.es.client import sync_client
+
+    es = sync_client(settings)
+    try:
+        alias = settings.index_alias("posts")
+        es.indices.refresh(index=alias)
+        hits = es.search(index=alias, query={"term": {"id": post_id}})["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
+    finally:
+        es.close()

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Isolated, canonical_post, isolated, read_topic, running_worker, wait_for
+from support import (
+    Isolated,
+    canonical_post,
+    find_doc,
+    indexed_ids,
+    isolated,
+    read_topic,
+    running_worker,
+    wait_for,
+)
 
 from streams.es.client import sync_client
 from streams.ingest.replay import replay_file
@@ -34,14 +43,7 @@ def pipeline(servers: object, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _indexed_ids(iso: Isolated) -> Counter[str]:
-    es = sync_client(iso.settings)
-    try:
-        alias = iso.settings.index_alias("posts")
-        es.indices.refresh(index=alias)
-        resp = es.search(index=alias, query={"match_all": {}}, size=10000, source=["id"])
-        return Counter(h["_source"]["id"] for h in resp["hits"]["hits"])
-    finally:
-        es.close()
+    return indexed_ids(iso.settings)
 
 
 def _write_jsonl(path: Path, lines: list[str]) -> Path:
@@ -160,14 +162,7 @@ def test_edits_replace_and_deletes_remove_the_post_everywhere(
         )
 
     def doc(post_id: str) -> dict[str, Any] | None:
-        es = sync_client(pipeline.settings)
-        try:
-            alias = pipeline.settings.index_alias("posts")
-            es.indices.refresh(index=alias)
-            hits = es.search(index=alias, query={"term": {"id": post_id}})["hits"]["hits"]
-            return hits[0]["_source"] if hits else None
-        finally:
-            es.close()
+        return find_doc(pipeline.settings, post_id)
 
     replay("a.jsonl", root, reply, early_delete)
     assert wait_for(lambda: doc(reply["id"]) is not None, timeout=60)

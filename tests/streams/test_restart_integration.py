@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Isolated, Servers, isolated, running_worker, wait_for
+from support import Isolated, Servers, find_doc, isolated, running_worker, wait_for
 
-from streams.es.client import sync_client
 from streams.ingest.replay import replay_file
 from streams.setup import run_setup
 
@@ -34,14 +33,7 @@ def _post(n: int, author: str, text: str, reply_to: tuple[int, str] | None) -> d
 
 
 def _doc(iso: Isolated, post_id: str) -> dict[str, Any] | None:
-    es = sync_client(iso.settings)
-    try:
-        alias = iso.settings.index_alias("posts")
-        es.indices.refresh(index=alias)
-        hits = es.search(index=alias, query={"term": {"id": post_id}})["hits"]["hits"]
-        return hits[0]["_source"] if hits else None
-    finally:
-        es.close()
+    return find_doc(iso.settings, post_id)
 
 
 def _replay(iso: Isolated, tmp_path: Path, name: str, *posts: dict[str, Any]) -> None:

@@ -29,6 +29,17 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _read_settings_anew() -> None:
+    """Each invocation reads ``TOWNSQUARE_*`` afresh, as a new process would.
+
+    Matters when the app runs more than once in one process (tests, notebooks).
+    """
+    get_settings.cache_clear()
+
+
 services_app = typer.Typer(help="Local Kafka- and Elasticsearch-compatible servers (no Docker).")
 profile_app = typer.Typer(help="Organisation profiles.")
 schemas_app = typer.Typer(help="Published JSON Schemas of the topics' messages.")

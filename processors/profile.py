@@ -130,12 +130,21 @@ class ProfileError(ValueError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
+_FRIENDLY = {
+    "extra_forbidden": "unknown field; check its spelling or remove it",
+    "missing": "required field is missing",
+}
+
+
 def parse_profile(data: Any, path: Path = Path("<profile>")) -> Organisation:
     """Validate a parsed YAML document and return the organisation."""
     try:
         return Profile.model_validate(data).organisation
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {_FRIENDLY.get(err['type'], err['msg'])}"
+            for err in exc.errors()
+        ]
         raise ProfileError(path, problems) from exc
 
 

@@ -186,3 +186,31 @@ def test_edits_replace_and_deletes_remove_the_post_everywhere(
     ]
     assert {t["id"] for t in tombstones} >= {reply["id"], late_post["id"]}
     assert all(t["conversation_id"] == root["id"] for t in tombstones if t["id"] in ids)
+
+
+def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_indexed(
+    pipeline: Isolated, tmp_path: Path
+) -> None:
+    before = canonical_post(300, conversation=300)
+    # Valid for the model (a follower count is any non-negative int), refused by
+    # Elasticsearch's long field: the sink's per-document failure path.
+    refused = canonical_post(301, conversation=300, reply_to=300)
+    refused["author"] = {**refused["author"], "followers": 10**30}
+    after = canonical_post(302, conversation=300, reply_to=300)
+    path = _write_jsonl(
+        tmp_path / "refused.jsonl", [json.dumps(p) for p in (before, refused, after)]
+    )
+    replay_file(pipeline.settings, path, "jsonl")
+
+    assert wait_for(lambda: {before["id"], after["id"]} <= set(_indexed_ids(pipeline)), timeout=60)
+
+    def sink_letters() -> list[dict[str, Any]]:
+        letters = [json.loads(v) for _, v in read_topic(pipeline.settings, DLQ)]
+        return [d for d in letters if d["stage"] == "sink" and refused["id"] in d["payload"]]
+
+    assert wait_for(lambda: len(sink_letters()) == 1, timeout=30)
+    letter = sink_letters()[0]
+    assert letter["reason"] in {"document_parsing_exception", "mapper_parsing_exception"}
+    assert "followers" in letter["error"]
+    assert letter["topic"] == pipeline.settings.topic("posts.enriched")
+    assert refused["id"] not in _indexed_ids(pipeline)

@@ -1,4 +1,9 @@
-"""normalize: posts.raw -> posts.normalized (keyed by conversation id), bad input -> DLQ."""
+"""normalize: posts.raw -> posts.normalized (keyed by conversation id), bad input -> DLQ.
+
+Every post also leaves a locator on ``posts.by_id`` so that a later delete,
+which most platforms send without its thread, can be routed to it (see
+``streams.agents.locate``, which runs with this role).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ import faust
 
 from processors.adapters import decode_envelope, normalize
 from processors.adapters.errors import AdapterError
+from streams.agents.locate import locator
 from streams.app import app, settings
 from streams.dead_letters import publish_dead_letter
 from streams.metrics import MESSAGES, STAGE_LATENCY
-from streams.topics import normalized_topic, raw_topic
+from streams.topics import by_id_topic, normalized_topic, raw_topic
 
 STAGE = "normalize"
 
@@ -37,6 +43,14 @@ async def normalize_agent(stream: faust.StreamT) -> None:
                 "received_at": post.received_at or envelope.received_at,
             }
         )
-        await normalized_topic.send(key=post.conversation_id, value=post.model_dump_json().encode())
+        if post.kind == "delete" and post.conversation_id == post.id:
+            # The platform did not say which thread: locate finds it by post id.
+            await by_id_topic.send(key=post.id, value=post.model_dump_json().encode())
+        else:
+            await normalized_topic.send(
+                key=post.conversation_id, value=post.model_dump_json().encode()
+            )
+            if post.kind != "delete":
+                await by_id_topic.send(key=post.id, value=locator(post))
         MESSAGES.labels(stage=STAGE, outcome="ok").inc()
         STAGE_LATENCY.labels(stage=STAGE).observe(time.perf_counter() - started)

@@ -7,6 +7,7 @@ uses its own file and ids, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,3 +215,38 @@ def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_inde
     assert "followers" in letter["error"]
     assert letter["topic"] == pipeline.settings.topic("posts.enriched")
     assert refused["id"] not in _indexed_ids(pipeline)
+
+
+def test_a_delete_that_does_not_name_its_thread_still_leaves_the_conversation(
+    pipeline: Isolated, tmp_path: Path
+) -> None:
+    """Most platforms delete by post id alone; the locate stage finds the thread."""
+    root = canonical_post(400, conversation=400, text="Pothole on Quay Road")
+    reply = canonical_post(401, conversation=400, reply_to=400, text="It's huge")
+    blind_delete = {**canonical_post(401, conversation=401), "kind": "delete", "text": ""}
+    early_blind = {**canonical_post(402, conversation=402), "kind": "delete", "text": ""}
+    late = canonical_post(402, conversation=400, reply_to=400, text="Deleted before it came")
+    after = canonical_post(403, conversation=400, reply_to=400, text="Still there today")
+
+    def replay(name: str, *posts: dict[str, object]) -> None:
+        lines = [json.dumps(p) for p in posts]
+        replay_file(pipeline.settings, _write_jsonl(tmp_path / name, lines), "jsonl")
+
+    replay("a.jsonl", root, reply)
+    assert wait_for(lambda: find_doc(pipeline.settings, reply["id"]) is not None, timeout=60)
+    replay("b.jsonl", blind_delete, early_blind)
+    assert wait_for(lambda: find_doc(pipeline.settings, reply["id"]) is None, timeout=60)
+    replay("c.jsonl", late)
+    time.sleep(2)  # the late post may show briefly before its pending delete catches up
+    replay("d.jsonl", after)
+    assert wait_for(lambda: find_doc(pipeline.settings, after["id"]) is not None, timeout=60)
+    assert wait_for(lambda: find_doc(pipeline.settings, late["id"]) is None, timeout=60)
+    # The final state of the thread counts the root and the last post only.
+    replay("e.jsonl", {**after, "kind": "edit", "text": "Still there today, three weeks on"})
+    assert wait_for(
+        lambda: (find_doc(pipeline.settings, after["id"]) or {}).get("text", "").endswith("on"),
+        timeout=60,
+    )
+    doc = find_doc(pipeline.settings, after["id"])
+    assert doc is not None
+    assert doc["conversation"]["posts"] == 2, doc["conversation"]

@@ -124,6 +124,14 @@ def ingest_mastodon(
     poll_interval: Annotated[
         float, typer.Option(help="Seconds between REST polls when streaming fails.")
     ] = 30.0,
+    context_lookups_per_minute: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="At most this many thread-root lookups (/statuses/:id/context) a minute, "
+            "for replies to posts the agent has not seen; 0 turns them off.",
+        ),
+    ] = 30,
     max_runtime: MaxRuntime = None,
     max_posts: MaxPosts = None,
 ) -> None:
@@ -151,6 +159,7 @@ def ingest_mastodon(
         timeline=Timeline(kind, None if kind == "public" else str(value).lstrip("#")),
         token=token,
         poll_interval=poll_interval,
+        context_lookups_per_minute=context_lookups_per_minute,
     )
     limits = RunLimits(max_runtime, max_posts)
     _run_live(

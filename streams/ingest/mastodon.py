@@ -20,9 +20,20 @@ reason (one place to inspect bad data). Stream events that are not about
 statuses (``notification``, ``filters_changed``, ...) are not posts and are
 dropped at the edge with a debug line.
 
-Partition key: the thread root when the agent saw the chain (it remembers
-the roots of recent statuses and passes ``conversation_root`` in the
-context), else the parent (the adapter's own best guess), else the status id.
+Partition key and conversation: statuses carry only ``in_reply_to_id``, so
+the agent remembers the thread roots of recent statuses (bounded) and passes
+the root as ``conversation_root`` in the context; the adapter files the post
+under it. When a reply's parent is not remembered (a restart, or a reply to
+a post from before the stream started) the agent asks the instance once:
+``/api/v1/statuses/<parent>/context``, whose first ancestor is the root (the
+parent itself when it has none), and remembers the answer for the parent and
+its ancestors, so the rest of the thread needs no request. Those lookups are
+capped per minute (``context_lookups_per_minute``), may wait out 429/5xx only
+briefly (``context_lookup_wait``: the stream is not read meanwhile) and a
+failed one is not repeated for a while. If there is no answer (404, network
+error, malformed JSON, the cap reached) the key is the parent and no
+``conversation_root`` is passed: the adapter's own best guess. A root status
+keys to its own id. Ingest never waits on, or stops for, a lookup.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +69,12 @@ FORMAT = "mastodon"
 DEFAULT_BASE_URL = "https://mastodon.social"
 STATUS_EVENTS = frozenset({"update", "status.update"})
 PAGE_LIMIT = 40
+CONTEXT_ATTEMPTS = 3
+"""Requests one thread-root lookup may make (the first try and its retries)."""
+CONTEXT_TIMEOUT = 10.0
+"""Seconds one context request may take: the stream is not read while it runs."""
+FAILED_LOOKUP_TTL = 600.0
+"""Seconds a failed lookup is not repeated, so the replies to a gone post cost one request."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,14 @@ class MastodonOptions:
     max_backfill_pages: int = 25
     checkpoint_every: int = 100
     checkpoint_seconds: float = 5.0
+    context_lookups_per_minute: int = 30
+    """Cap on thread-root requests (``/statuses/:id/context``); 0 turns lookups off.
+
+    Mastodon allows 300 requests per 5 minutes per account or IP; 30 a minute
+    leaves most of that to the timeline backfill and polling.
+    """
+    context_lookup_wait: float = 10.0
+    """Seconds a lookup may spend waiting out 429, 5xx or network errors before giving up."""
 
 
 def sse_events(lines: Iterable[str]) -> Iterator[tuple[str | None, str]]:
@@ -134,24 +159,51 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[str | None, str]]:
 
 
 class _Roots:
-    """Thread roots of recently seen statuses (bounded), so replies key to their thread."""
+    """Thread roots of recently seen statuses (bounded, least recently used out first).
+
+    A root stored after a failed lookup is the parent (a guess): replies to
+    that status inherit it, so what was already sent of a thread stays in one
+    conversation.
+    """
 
     def __init__(self, size: int = 20_000) -> None:
         self._roots: OrderedDict[str, str] = OrderedDict()
         self._size = size
 
-    def place(self, status_id: str, parent: str | None) -> tuple[str, str | None]:
-        """The partition key of a status and the ``conversation_root`` to pass, if known."""
-        known = self._roots.get(parent) if parent else None
-        root = known or parent or status_id
+    def root_of(self, status_id: str) -> str | None:
+        root = self._roots.get(status_id)
+        if root is not None:
+            self._roots.move_to_end(status_id)
+        return root
+
+    def remember(self, status_id: str, root: str) -> None:
         self._roots[status_id] = root
         self._roots.move_to_end(status_id)
         while len(self._roots) > self._size:
             self._roots.popitem(last=False)
-        return root, known
 
     def key_of(self, status_id: str) -> str:
         return self._roots.get(status_id, status_id)
+
+
+class _PerMinute:
+    """At most ``limit`` events in any 60 seconds; refuses rather than waits.
+
+    Waiting would stall the stream, and a missing root only costs a
+    best-effort conversation, so a refused lookup is simply skipped.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._times: deque[float] = deque()
+
+    def take(self, now: float) -> bool:
+        while self._times and now - self._times[0] >= 60.0:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return False
+        self._times.append(now)
+        return True
 
 
 class MastodonAgent:
@@ -174,6 +226,10 @@ class MastodonAgent:
         self.since_id: str | None = None
         self.roots = _Roots()
         self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
+        # Separate so a lookup's retries never reset or lengthen the stream's reconnect delays.
+        self.lookup_backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
+        self.lookups = _PerMinute(options.context_lookups_per_minute)
+        self.failed_lookups: OrderedDict[str, float] = OrderedDict()
         headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
         self.client = http_client(headers)
 
@@ -190,8 +246,10 @@ class MastodonAgent:
         reblog = status.get("reblog")
         inner: dict[str, Any] = reblog if isinstance(reblog, dict) else status
         native = str(inner.get("id", status["id"]))
-        parent = inner.get("in_reply_to_id")
-        key, root = self.roots.place(native, str(parent) if parent else None)
+        parent = str(inner["in_reply_to_id"]) if inner.get("in_reply_to_id") else None
+        root = self._root_of(parent) if parent else None
+        key = root or parent or native
+        self.roots.remember(native, key)
         context = {"conversation_root": root} if root else {}
         if self.sink.emit(FORMAT, raw, key, context) and event in (None, "update"):
             self.since_id = newest_id(self.since_id, str(status["id"]))
@@ -208,6 +266,102 @@ class MastodonAgent:
         except ValueError:
             status = None
         self._send_status(status, event, {"event": event, "payload": data})
+
+    # --- thread roots -----------------------------------------------------------------
+    def _root_of(self, parent: str) -> str | None:
+        """The thread root of a reply to ``parent``: remembered, else asked for; None if unknown."""
+        known = self.roots.root_of(parent)
+        if known is not None:
+            return known
+        failed_at = self.failed_lookups.get(parent)
+        now = time.monotonic()
+        if failed_at is not None and now - failed_at < FAILED_LOOKUP_TTL:
+            return None
+        if not self.lookups.take(now):
+            # Not a failure of this thread: a later reply may look it up once the cap allows.
+            log.debug("thread-root lookups at their cap; filing %s under its parent", parent)
+            return None
+        root = self._lookup_root(parent)
+        if root is None:
+            self.failed_lookups[parent] = now
+            self.failed_lookups.move_to_end(parent)
+            while len(self.failed_lookups) > 1_000:
+                self.failed_lookups.popitem(last=False)
+        else:
+            self.failed_lookups.pop(parent, None)
+        return root
+
+    def _lookup_root(self, parent: str) -> str | None:
+        """Ask the instance for the root of ``parent``'s thread; None on any failure.
+
+        Like :func:`fetch` (same client, so the same token; 429 ``Retry-After``
+        and 5xx waited out with backoff) but bounded by ``CONTEXT_ATTEMPTS``,
+        ``context_lookup_wait`` and the per-minute cap (every retry is a
+        request too), since the stream is not read meanwhile. The caller has
+        already taken the first request from the cap.
+        """
+        url = f"{self.base}/api/v1/statuses/{parent}/context"
+        waited = 0.0
+        for attempt in range(1, CONTEXT_ATTEMPTS + 1):
+            if attempt > 1 and not self.lookups.take(time.monotonic()):
+                reason = "the per-minute cap was reached while retrying"
+                break
+            try:
+                response = self.client.get(url, timeout=self.stopper.bounded(CONTEXT_TIMEOUT))
+            except httpx.TransportError as exc:
+                delay = self.lookup_backoff.delay()
+                reason = type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    self.lookup_backoff.reset()
+                    return self._learn_context(parent, response)
+                if response.status_code != 429 and response.status_code < 500:
+                    # 404: deleted, private or unknown to this instance; no retry helps.
+                    log.debug(
+                        "thread-root lookup for %s answered HTTP %s",
+                        parent,
+                        response.status_code,
+                    )
+                    return None
+                delay = self.lookup_backoff.delay(
+                    response.headers, response.status_code, time.time()
+                )
+                reason = f"HTTP {response.status_code}"
+            if attempt == CONTEXT_ATTEMPTS or waited + delay > self.opts.context_lookup_wait:
+                break
+            waited += delay
+            if not self.stopper.sleep(delay):
+                return None
+        log.warning(
+            "thread-root lookup for %s failed (%s); filing the reply under its parent",
+            parent,
+            reason,
+        )
+        return None
+
+    def _learn_context(self, parent: str, response: httpx.Response) -> str | None:
+        """The root from a context answer, remembered for ``parent`` and its ancestors."""
+        try:
+            context = response.json()
+        except ValueError:
+            context = None
+        ancestors = context.get("ancestors") if isinstance(context, dict) else None
+        ids = (
+            [
+                str(a["id"])
+                for a in ancestors
+                if isinstance(a, dict) and isinstance(a.get("id"), str | int)
+            ]
+            if isinstance(ancestors, list)
+            else None
+        )
+        if ids is None or (ancestors and len(ids) != len(ancestors)):
+            log.warning("thread-root lookup for %s: malformed context answer", parent)
+            return None
+        root = ids[0] if ids else parent
+        for status_id in [*ids, parent]:
+            self.roots.remember(status_id, root)
+        return root
 
     # --- REST -----------------------------------------------------------------------
     def backfill(self) -> None:

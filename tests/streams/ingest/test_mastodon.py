@@ -197,3 +197,152 @@ def test_malformed_statuses_flow_to_the_raw_topic_for_the_dead_letter_stage(iso:
     assert [normalize(env).id for env in envelopes if env not in broken] == [
         f"mastodon:{good['id']}"
     ]
+
+
+# --- thread roots of replies whose ancestors were never streamed ------------------------
+
+CONTEXT = "/api/v1/statuses/"
+
+
+def _status(status_id: str, parent: str | None = None) -> dict[str, Any]:
+    status = mastodon_statuses(1)[0]
+    status["id"] = status_id
+    status["url"] = f"https://harbour.social/@mira_lindqvist/{status_id}"
+    status["in_reply_to_id"] = parent
+    status["in_reply_to_account_id"] = "90001" if parent else None
+    return status
+
+
+def _context(server: HttpServer, ancestors: dict[str, list[str]]) -> None:
+    """``/statuses/:id/context`` for the ids in ``ancestors`` (oldest first); 404 for others."""
+
+    def handler(seen: Seen) -> Reply:
+        status_id = seen.path.removeprefix(CONTEXT).removesuffix("/context")
+        if status_id not in ancestors:
+            return Reply(404, b'{"error": "Record not found"}')
+        return json_reply(
+            {"ancestors": [_status(a) for a in ancestors[status_id]], "descendants": []}
+        )
+
+    server.route(CONTEXT, handler)
+
+
+def _looked_up_paths(requests: list[Seen]) -> list[str]:
+    """The status ids whose context was asked for, in order."""
+    return [r.path.removeprefix(CONTEXT).removesuffix("/context") for r in requests]
+
+
+def test_an_unseen_thread_root_is_asked_for_once_and_becomes_the_conversation(
+    iso: Isolated,
+) -> None:
+    # Thread A: a0 <- a1 (neither streamed) <- a2, a3; a2 <- a4; a0 <- a5.
+    a0, a1, a2, a3, a4, a5 = (f"11223344556679{n:04d}" for n in range(6))
+    # Thread B: b1 (a root, not streamed) <- b2.  c is a root.
+    b1, b2, c = "112233445566800000", "112233445566800007", "112233445566800014"
+    frames = [
+        _update(_status(a2, a1)),
+        _update(_status(a3, a1)),  # sibling: a1's root is remembered
+        _update(_status(a4, a2)),  # reply to a streamed status
+        _update(_status(a5, a0)),  # reply to an ancestor the lookup named
+        _update(_status(c)),
+        _update(_status(b2, b1)),
+    ]
+    with HttpServer() as server:
+        _stream(server, [(frames, False)])
+        _context(server, {a1: [a0], b1: []})
+        report = run_mastodon(
+            iso.settings,
+            _options(server.url, token="s3cret-token"),
+            RunLimits(max_runtime=10, max_posts=len(frames)),
+        )
+        lookups = server.seen(CONTEXT)
+    assert report.sent == len(frames)
+    assert _looked_up_paths(lookups) == [a1, b1]  # once per unknown thread, none for known roots
+    assert all(r.headers["authorization"] == "Bearer s3cret-token" for r in lookups)
+    records = raw_envelopes(iso.settings)
+    by_id = {normalize(env).id: (key, env) for key, env in records}
+    expected = {a2: a0, a3: a0, a4: a0, a5: a0, b2: b1}
+    for status_id, root in expected.items():
+        key, env = by_id[f"mastodon:{status_id}"]
+        assert env.context == {"conversation_root": root}
+        assert key == root
+        assert normalize(env).conversation_id == f"mastodon:{root}"
+    key, env = by_id[f"mastodon:{c}"]
+    assert (key, env.context, normalize(env).conversation_id) == (c, {}, f"mastodon:{c}")
+
+
+@pytest.mark.parametrize(
+    ("failure", "requests"),
+    [("404", 1), ("500", 3), ("not json", 1), ("429 beyond the budget", 1)],
+)
+def test_a_failed_root_lookup_files_the_reply_under_its_parent(
+    iso: Isolated, failure: str, requests: int
+) -> None:
+    parent = "112233445566790007"
+    first, sibling = "112233445566790014", "112233445566790021"
+    frames = [_update(_status(first, parent)), _update(_status(sibling, parent))]
+    with HttpServer() as server:
+        _stream(server, [(frames, False)])
+        if failure == "404":
+            _context(server, {})
+        elif failure == "500":
+            server.route(CONTEXT, lambda seen: Reply(500, b'{"error": "oops"}'))
+        elif failure == "not json":
+            server.route(CONTEXT, lambda seen: Reply(200, b"<html>maintenance</html>"))
+        else:
+            # A valid answer hides behind a 429 asking for longer than a lookup may wait.
+            _context(server, {parent: ["112233445566790000"]})
+            server.throttle(CONTEXT, {"Retry-After": "30"}, times=5)
+        report = run_mastodon(
+            iso.settings,
+            _options(server.url, context_lookup_wait=2.0),
+            RunLimits(max_runtime=10, max_posts=2),
+        )
+        lookups = _looked_up_paths(server.seen(CONTEXT))
+    assert report.sent == 2  # ingest carried on
+    assert report.seconds < 8  # and did not wait out the 30 s Retry-After
+    # The failure is remembered: the sibling reply does not ask again.
+    assert lookups == [parent] * requests
+    records = raw_envelopes(iso.settings)
+    assert len(records) == 2
+    for key, env in records:
+        assert key == parent
+        assert env.context == {}
+        assert normalize(env).conversation_id == f"mastodon:{parent}"
+
+
+def test_root_lookups_per_minute_are_capped_from_the_cli(iso: Isolated) -> None:
+    from streams.cli import app
+
+    parents = ["112233445566790000", "112233445566800000"]
+    replies = ["112233445566790007", "112233445566800007"]
+    frames = [_update(_status(r, p)) for r, p in zip(replies, parents, strict=True)]
+    with HttpServer() as server:
+        _stream(server, [(frames, False)])
+        _context(server, {p: [] for p in parents})
+        result = CliRunner().invoke(
+            app,
+            [
+                "ingest",
+                "mastodon",
+                "--base-url",
+                server.url,
+                "--hashtag",
+                TAG,
+                "--context-lookups-per-minute",
+                "1",
+                "--max-posts",
+                "2",
+                "--max-runtime",
+                "10",
+            ],
+            env=iso.env,
+        )
+        lookups = _looked_up_paths(server.seen(CONTEXT))
+    assert result.exit_code == 0, result.output
+    assert lookups == [parents[0]]  # the second thread is over the cap
+    contexts = {normalize(env).id: env.context for _, env in raw_envelopes(iso.settings)}
+    assert contexts == {
+        f"mastodon:{replies[0]}": {"conversation_root": parents[0]},
+        f"mastodon:{replies[1]}": {},
+    }

@@ -51,3 +51,23 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared test data folder is absent ({SHARED_DATA})")
     return SHARED_DATA
+
+
+@pytest.fixture
+def own_local_servers(tmp_path: Path) -> Iterator[object]:
+    """Local servers of this test alone, for tests that stop or restart one side.
+
+    Skipped when external servers are configured: such a test must not stop them.
+    """
+    import os
+
+    if os.environ.get("TOWNSQUARE_ES_URL") or os.environ.get("TOWNSQUARE_KAFKA_BOOTSTRAP"):
+        pytest.skip("stops or restarts a server: runs only against local servers it starts itself")
+    from streams.services import LocalServices, down, up
+
+    svc = LocalServices(data_dir=tmp_path / "services", kafka_port=free_port(), es_port=free_port())
+    up(svc, timeout=90)
+    try:
+        yield svc
+    finally:
+        down(svc)

@@ -15,7 +15,6 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -43,22 +42,6 @@ WARMUP = 10
 STOP_AFTER = 50
 OUTAGE_SECONDS = 6.0
 _ES_UP = re.compile(r"^townsquare_es_up(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
-
-
-@pytest.fixture
-def own_servers(tmp_path: Path) -> Iterator[object]:
-    import os
-
-    if os.environ.get("TOWNSQUARE_ES_URL"):
-        pytest.skip("stops Elasticsearch: runs only against the local servers it starts itself")
-    from streams.services import LocalServices, down, up
-
-    svc = LocalServices(data_dir=tmp_path / "services", kafka_port=free_port(), es_port=free_port())
-    up(svc, timeout=90)
-    try:
-        yield svc
-    finally:
-        down(svc)
 
 
 def _lines() -> tuple[list[str], set[str], dict[str, str]]:
@@ -108,12 +91,12 @@ def _es_up(port: int) -> float | None:
 
 
 def test_an_elasticsearch_outage_loses_nothing_and_duplicates_nothing(
-    own_servers: object, tmp_path: Path
+    own_local_servers: object, tmp_path: Path
 ) -> None:
     from streams.services import LocalServices, control, es_ready
 
-    assert isinstance(own_servers, LocalServices)
-    svc = own_servers
+    assert isinstance(own_local_servers, LocalServices)
+    svc = own_local_servers
     metrics_port = free_port()
     iso = isolated(
         Servers(svc.kafka_bootstrap, svc.es_url, local=True),

@@ -165,6 +165,19 @@ class RawSink:
         self.producer.close()
         self.cursors.close()
 
+    def finish(self, cursor: Mapping[str, Any] | None, started: float) -> RunReport:
+        """Last checkpoint, then close (even if the checkpoint fails); the run's report."""
+        try:
+            self.checkpoint(cursor)
+        finally:
+            self.close()
+        return RunReport(
+            self.sent,
+            self.skipped,
+            time.monotonic() - started,
+            dict(cursor) if cursor is not None else None,
+        )
+
 
 class Stopped(Exception):
     """The agent was told to stop while waiting to retry."""

@@ -167,13 +167,8 @@ class BlueskyAgent:
                 if delay:
                     self.stopper.sleep(delay)
         finally:
-            try:
-                self.sink.checkpoint(self._cursor())
-            finally:
-                self.sink.close()
-        return RunReport(
-            self.sink.sent, self.sink.skipped, time.monotonic() - started, self._cursor()
-        )
+            report = self.sink.finish(self._cursor(), started)
+        return report
 
 
 def run_bluesky(

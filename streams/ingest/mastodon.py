@@ -486,14 +486,9 @@ class MastodonAgent:
         except Stopped:
             pass
         finally:
-            try:
-                self.sink.checkpoint(self._cursor())
-            finally:
-                self.sink.close()
-                self.client.close()
-        return RunReport(
-            self.sink.sent, self.sink.skipped, time.monotonic() - started, self._cursor()
-        )
+            self.client.close()
+            report = self.sink.finish(self._cursor(), started)
+        return report
 
 
 def run_mastodon(

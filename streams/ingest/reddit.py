@@ -179,14 +179,9 @@ class RedditAgent:
         except Stopped:
             pass
         finally:
-            try:
-                self.sink.checkpoint(self.cursor or None)
-            finally:
-                self.sink.close()
-                self.client.close()
-        return RunReport(
-            self.sink.sent, self.sink.skipped, time.monotonic() - started, self.cursor or None
-        )
+            self.client.close()
+            report = self.sink.finish(self.cursor or None, started)
+        return report
 
 
 def run_reddit(

@@ -229,14 +229,9 @@ class XAgent:
         except Stopped:
             pass
         finally:
-            try:
-                self.sink.checkpoint(self._cursor())
-            finally:
-                self.sink.close()
-                self.client.close()
-        return RunReport(
-            self.sink.sent, self.sink.skipped, time.monotonic() - started, self._cursor()
-        )
+            self.client.close()
+            report = self.sink.finish(self._cursor(), started)
+        return report
 
 
 def run_x(

@@ -29,7 +29,7 @@ from processors.adapters.errors import (
     AdapterError,
 )
 from processors.text import find_hashtags, find_links, find_mentions, unique
-from schemas.models import Author, CanonicalPost, RawEnvelope
+from schemas.models import Author, CanonicalPost, RawEnvelope, ReplyTarget
 
 MAX_TEXT_CHARS: Final = 20_000
 """Longer posts are not social posts; they would also dominate an NER batch."""
@@ -372,6 +372,18 @@ def from_validation_error(exc: ValidationError, where: str) -> AdapterError:
         reason = WRONG_TYPE
     message = str(first.get("msg", ""))[:200]
     return AdapterError(reason, f"{where}.{loc}: {message}" if loc else f"{where}: {message}")
+
+
+def reply_target(
+    platform: str, parent: str | None, parent_author: str | None = None
+) -> ReplyTarget | None:
+    """``in_reply_to`` from native ids; None for a post that replies to nothing."""
+    if not parent:
+        return None
+    return ReplyTarget(
+        post_id=post_id(platform, parent),
+        author_id=post_id(platform, parent_author) if parent_author else None,
+    )
 
 
 def author(**fields: Any) -> Author:

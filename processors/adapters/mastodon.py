@@ -42,6 +42,7 @@ from processors.adapters.common import (
     opt_str,
     parse_time,
     post_id,
+    reply_target,
     req_dict,
     req_id,
     req_str,
@@ -53,7 +54,7 @@ from processors.adapters.common import (
 from processors.adapters.errors import UNSUPPORTED_EVENT, AdapterError
 from processors.adapters.html_text import html_to_text
 from processors.text import unique
-from schemas.models import Author, CanonicalPost, MessageKind, Metrics, RawEnvelope, ReplyTarget
+from schemas.models import Author, CanonicalPost, MessageKind, Metrics, RawEnvelope
 
 PLATFORM = "mastodon"
 _EVENTS: dict[str, MessageKind] = {"update": "post", "status.update": "edit"}
@@ -104,12 +105,7 @@ def status_post(envelope: RawEnvelope, status: dict[str, Any], kind: MessageKind
         text=text,
         author=_account(status, where),
         conversation_id=post_id(PLATFORM, root),
-        in_reply_to=ReplyTarget(
-            post_id=post_id(PLATFORM, parent),
-            author_id=post_id(PLATFORM, parent_author) if parent_author else None,
-        )
-        if parent
-        else None,
+        in_reply_to=reply_target(PLATFORM, parent, parent_author),
         mentions=mentions or text_mentions(text),
         hashtags=tags or text_hashtags(text),
         links=unique(hrefs + text_links(text)),

@@ -24,13 +24,14 @@ from processors.adapters.common import (
     id_value,
     parse_time,
     post_id,
+    reply_target,
     req_str,
     snowflake_time,
     text_hashtags,
     text_links,
     text_mentions,
 )
-from schemas.models import CanonicalPost, RawEnvelope, ReplyTarget
+from schemas.models import CanonicalPost, RawEnvelope
 
 PLATFORM = "x"
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
@@ -65,14 +66,7 @@ def normalize_twcs(envelope: RawEnvelope) -> CanonicalPost:
     parent = csv_id(row.get("in_response_to_tweet_id"), f"{where}.in_response_to_tweet_id")
     root = context_str(envelope, "conversation_root") or parent or tweet_id
     parent_author = context_str(envelope, "in_reply_to_author")
-    reply_to = (
-        ReplyTarget(
-            post_id=post_id(PLATFORM, parent),
-            author_id=post_id(PLATFORM, parent_author) if parent_author else None,
-        )
-        if parent
-        else None
-    )
+    reply_to = reply_target(PLATFORM, parent, parent_author)
     return build_post(
         envelope,
         id=post_id(PLATFORM, tweet_id),

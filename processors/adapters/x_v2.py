@@ -35,6 +35,7 @@ from processors.adapters.common import (
     opt_str,
     parse_time,
     post_id,
+    reply_target,
     req_id,
     req_str,
     snowflake_time,
@@ -44,7 +45,7 @@ from processors.adapters.common import (
     text_mentions,
 )
 from processors.adapters.errors import WRONG_TYPE, AdapterError
-from schemas.models import Author, CanonicalPost, Metrics, RawEnvelope, ReplyTarget
+from schemas.models import Author, CanonicalPost, Metrics, RawEnvelope
 
 PLATFORM = "x"
 
@@ -143,12 +144,7 @@ def _tweet(envelope: RawEnvelope, tweet: dict[str, Any], includes: dict[str, Any
         text=text,
         author=handle_author,
         conversation_id=post_id(PLATFORM, conversation),
-        in_reply_to=ReplyTarget(
-            post_id=post_id(PLATFORM, parent),
-            author_id=post_id(PLATFORM, parent_author) if parent_author else None,
-        )
-        if parent
-        else None,
+        in_reply_to=reply_target(PLATFORM, parent, parent_author),
         mentions=mentions or text_mentions(text),
         hashtags=hashtags or text_hashtags(text),
         links=links or text_links(text),

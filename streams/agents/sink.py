@@ -9,6 +9,7 @@ so this agent stops pulling and nothing is committed past what is indexed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from streams.metrics import BATCH_SIZE, END_TO_END_LATENCY, MESSAGES, STAGE_LATE
 from streams.topics import enriched_topic
 
 STAGE = "sink"
+log = logging.getLogger("townsquare.sink")
 
 es = async_client(settings)
 options = SinkOptions(
@@ -60,8 +62,14 @@ async def sink_events(events: Sequence[faust.EventT]) -> None:
     failures = await index_batch(es, [a for _, a in batch], options)
     failed = {f.index for f in failures}
     for failure in failures:
-        event = batch[failure.index][0] if failure.index >= 0 else events[0]
-        await _dead_letter(event, failure.reason, failure.error)
+        if failure.index < 0:
+            # Elasticsearch answered for an id we did not send: nothing to dead-letter.
+            log.error(
+                "bulk result for an unknown document",
+                extra={"stage": STAGE, "reason": failure.reason, "error": failure.error[:500]},
+            )
+            continue
+        await _dead_letter(batch[failure.index][0], failure.reason, failure.error)
     done = datetime.now(UTC)
     for i, (_, action) in enumerate(batch):
         if i in failed:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from streams.console import console, err, fail
+from streams.console import console, err, fail, progress
 from streams.es.commands import register as register_es_commands
 from streams.ingest.commands import ingest_app
 from streams.logs import logging_config
@@ -202,10 +202,19 @@ def enrich(
         reference = datetime.fromisoformat(now) if now else None
     except ValueError:
         fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
-    try:
-        count = enrich_file(settings, path, fmt, profile, reference, out)
-    except ValueError as exc:
-        fail(str(exc))
+    from streams.ingest.readers import READER_FORMATS, count_records
+
+    if fmt not in READER_FORMATS:
+        fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    with progress() as bar:
+        task = bar.add_task(f"enriching {path.name}", total=count_records(path, fmt))
+        try:
+            count = enrich_file(
+                settings, path, fmt, profile, reference, out, on_post=lambda: bar.advance(task)
+            )
+        except ValueError as exc:
+            fail(str(exc))
+        bar.update(task, completed=bar.tasks[0].total)  # deletes and rejects emit nothing
     err.print(f"enriched {count} posts")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +54,7 @@ def enrich_file(
     profile: Path | None,
     now: datetime | None,
     out: Path | None,
+    on_post: Callable[[], object] | None = None,
 ) -> int:
     org: Organisation = load_profile(profile) if profile else profile_for(settings)
     extractor = EntityExtractor(settings.spacy_model, org.gazetteer)
@@ -65,6 +66,8 @@ def enrich_file(
         ):
             stream.write(post.model_dump_json() + "\n")
             count += 1
+            if on_post is not None:
+                on_post()
     finally:
         if out:
             stream.close()

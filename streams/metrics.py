@@ -55,6 +55,11 @@ ES_UP = Gauge("townsquare_es_up", "1 while the sink can reach Elasticsearch, 0 w
 INGESTED = Counter(
     "townsquare_ingested_total", "Records put on the raw topic, by source.", ["source"]
 )
+INGEST_SKIPPED = Counter(
+    "townsquare_ingest_skipped_total",
+    "Records an ingest agent dropped at the edge (not posts, unreadable pages), by reason.",
+    ["source", "reason"],
+)
 CONSUMER_LAG = Gauge(
     "townsquare_consumer_lag",
     "Messages behind the end of the topic, by topic and partition.",

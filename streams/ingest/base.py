@@ -27,6 +27,7 @@ import httpx
 from streams.ingest.backoff import Backoff, RequestPacer
 from streams.ingest.cursors import CursorStore
 from streams.ingest.producer import RawProducer
+from streams.metrics import INGEST_SKIPPED
 from streams.settings import Settings
 
 log = logging.getLogger("townsquare.ingest")
@@ -142,6 +143,7 @@ class RawSink:
     def skip(self, reason: str, **fields: Any) -> None:
         """Count a record dropped at the edge, with a log line saying why."""
         self.skipped += 1
+        INGEST_SKIPPED.labels(source=self.source, reason=reason[:60]).inc()
         log.warning("skipped at the edge: %s", reason, extra={"source": self.source, **fields})
 
     def checkpoint(self, cursor: Mapping[str, Any] | None) -> None:

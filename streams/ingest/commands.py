@@ -83,10 +83,12 @@ def _run_live(
 
     from streams.ingest.base import IngestError, Stopper
     from streams.logs import logging_config
+    from streams.metrics import serve_metrics
 
     settings = get_settings()
     if not logging.getLogger().handlers:  # a host (tests, an embedding app) may have set it up
         logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    serve_metrics(settings.metrics_port)  # /metrics is also the liveness probe in Kubernetes
     stopper = Stopper(max_runtime)
     main = threading.current_thread() is threading.main_thread()  # signals need the main thread
     previous = (

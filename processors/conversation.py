@@ -160,31 +160,39 @@ def is_own_post(post: CanonicalPost, org: Organisation) -> bool:
     )
 
 
-def _mentions_us(post: CanonicalPost, own_handles: set[str]) -> bool:
-    return any(normalise_handle(m) in own_handles for m in post.mentions)
+def mentions_us(post: CanonicalPost, org: Organisation) -> list[str]:
+    """The post's mentions that address us (our handles and aliases), as written."""
+    addressed = org.addressed_handles()
+    return [m for m in post.mentions if normalise_handle(m) in addressed]
 
 
-def _answers_org(post: CanonicalPost, state: ConversationState, org: Organisation) -> bool:
-    """Replies to an own post or author, or mentions an own handle."""
-    if _mentions_us(post, org.addressed_handles()):
-        return True
+def replies_to_us(post: CanonicalPost, state: ConversationState | None, org: Organisation) -> bool:
+    """Replies to one of our posts or accounts.
+
+    Known from the thread (the parent is ours, or its author posted as us here),
+    else from the parent author's id when it carries the handle (``x:OurDesk``).
+    """
     target = post.in_reply_to
     if target is None:
         return False
-    replied = state.ref(target.post_id)
-    return (replied is not None and replied.own) or (
-        target.author_id is not None and target.author_id in state.own_author_ids
-    )
+    if state is not None:
+        replied = state.ref(target.post_id)
+        if replied is not None and replied.own:
+            return True
+        if target.author_id is not None and target.author_id in state.own_author_ids:
+            return True
+    native = (target.author_id or "").split(":", 1)[-1]
+    return bool(native) and normalise_handle(native) in org.own_handles()
+
+
+def _answers_org(post: CanonicalPost, state: ConversationState, org: Organisation) -> bool:
+    """Replies to us, or mentions one of our handles or aliases."""
+    return bool(mentions_us(post, org)) or replies_to_us(post, state, org)
 
 
 def _own_role(post: CanonicalPost, state: ConversationState, org: Organisation) -> Role:
-    target = post.in_reply_to
-    if target is not None:
-        replied = state.ref(target.post_id)
-        to_self = (replied is not None and replied.own) or (
-            target.author_id is not None and target.author_id in state.own_author_ids
-        )
-        return "ask" if to_self else "give"
+    if post.in_reply_to is not None:
+        return "ask" if replies_to_us(post, state, org) else "give"
     own = org.own_handles()
     names_others = any(normalise_handle(m) not in own for m in post.mentions)
     if names_others and _APPRECIATION.search(post.text):

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 
-from processors.conversation import ConversationState, is_own_post
-from processors.profile import Organisation, normalise_handle
+from processors.conversation import ConversationState, is_own_post, mentions_us, replies_to_us
+from processors.profile import Organisation
 from processors.sensitivity import (
     ABUSE_THRESHOLD,
     SPAM_THRESHOLD,
@@ -84,21 +84,6 @@ def _noisy_or(weights: Sequence[float]) -> float:
     for w in weights:
         miss *= 1.0 - w
     return 1.0 - miss
-
-
-def _replies_to_us(post: CanonicalPost, state: ConversationState) -> bool:
-    target = post.in_reply_to
-    if target is None:
-        return False
-    ref = state.ref(target.post_id)
-    return (ref is not None and ref.own) or (
-        target.author_id is not None and target.author_id in state.own_author_ids
-    )
-
-
-def _own_mentions(post: CanonicalPost, org: Organisation) -> list[str]:
-    own = org.addressed_handles()
-    return [m for m in post.mentions if normalise_handle(m) in own]
 
 
 def _relevance(
@@ -273,14 +258,14 @@ def score_joinability(
 ) -> tuple[Joinability, Sensitivity]:
     """Score one post; ``state`` is the conversation *after* this post was applied."""
     own = is_own_post(post, org)
-    mentions_us = _own_mentions(post, org)
-    replies_to_us = _replies_to_us(post, state)
+    mentioned = mentions_us(post, org)
+    replied = replies_to_us(post, state, org)
     asks = _QUESTION.search(post.text) is not None
 
     parts: dict[str, tuple[float, list[str]]] = {
-        "relevance": _relevance(post, entities, org, mentions_us, replies_to_us),
-        "invitation": _invitation(post, mentions_us, replies_to_us, asks),
-        "engagement": _engagement(post, state, mentions_us, replies_to_us),
+        "relevance": _relevance(post, entities, org, mentioned, replied),
+        "invitation": _invitation(post, mentioned, replied, asks),
+        "engagement": _engagement(post, state, mentioned, replied),
         "openness": _openness(state, org, now),
         "freshness": _freshness(post, org, now),
         "share_of_voice": _share_of_voice(state),
@@ -295,7 +280,7 @@ def score_joinability(
     components["own_post"] = 1.0 if own else 0.0
     score = combine(components, org.weights)
 
-    addressed = bool(mentions_us or replies_to_us or components["relevance"] > 0)
+    addressed = bool(mentioned or replied or components["relevance"] > 0)
     escalation = _escalation(post, stakeholders, asks, addressed)
     action, why = _decide(own, found, escalation, score, org)
 

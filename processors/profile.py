@@ -11,6 +11,8 @@ matched on its full form and on its local part.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,8 +51,12 @@ class Thresholds(BaseModel):
     appreciate: float = Field(default=0.35, ge=0, le=1)
 
 
+LISTS = ("employees", "partners", "investors", "media", "officials", "competitors")
+"""The people lists of a profile, each matched against authors' handles and names."""
+
+
 class Organisation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
     name: str = Field(min_length=1)
     accounts: dict[str, list[str]] = Field(
@@ -93,24 +99,43 @@ class Organisation(BaseModel):
             raise ValueError("weights must not be negative")
         return {**DEFAULT_WEIGHTS, **value}
 
-    def addressed_handles(self) -> set[str]:
-        """Handles whose mention addresses us: our own plus the aliases (normalised)."""
-        out = set(self.own_handles())
-        for alias in self.aliases:
-            h = normalise_handle(alias)
-            out.add(h)
-            out.add(h.split("@", 1)[0])
-        return out
+    # Profile-derived sets are read for every post, so they are built once per
+    # profile (the model is frozen, so they cannot go stale).
+    @cached_property
+    def _own(self) -> frozenset[str]:
+        return _handle_set(h for handles in self.accounts.values() for h in handles)
 
-    def own_handles(self) -> set[str]:
+    @cached_property
+    def _addressed(self) -> frozenset[str]:
+        return self._own | _handle_set(self.aliases)
+
+    @cached_property
+    def _lists(self) -> dict[str, frozenset[str]]:
+        return {
+            name: frozenset(normalise_handle(v) for v in getattr(self, name) if v.strip())
+            for name in LISTS
+        }
+
+    def own_handles(self) -> frozenset[str]:
         """Every own handle, normalised, across platforms (full and local-part forms)."""
-        out: set[str] = set()
-        for handles in self.accounts.values():
-            for handle in handles:
-                h = normalise_handle(handle)
-                out.add(h)
-                out.add(h.split("@", 1)[0])
-        return out
+        return self._own
+
+    def addressed_handles(self) -> frozenset[str]:
+        """Handles whose mention addresses us: our own plus the aliases (normalised)."""
+        return self._addressed
+
+    def listed(self, name: str) -> frozenset[str]:
+        """A people list (``partners``, ``media``, ...) as normalised handles and names."""
+        return self._lists[name]
+
+
+def _handle_set(handles: Iterable[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for handle in handles:
+        h = normalise_handle(handle)
+        out.add(h)
+        out.add(h.split("@", 1)[0])
+    return frozenset(out)
 
 
 class Profile(BaseModel):

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from processors.conversation import ConversationState, is_own_post
+from processors.conversation import ConversationState, is_own_post, mentions_us, replies_to_us
 from processors.profile import Organisation, normalise_handle
 from processors.text import find_links
 from schemas.models import CanonicalPost, Stakeholder, StakeholderLabel
@@ -160,10 +160,6 @@ def _handle_forms(handle: str | None) -> set[str]:
     return {full, full.split("@", 1)[0]}
 
 
-def _listed(values: Iterable[str]) -> set[str]:
-    return {normalise_handle(v) for v in values if v.strip()}
-
-
 def _author_domains(post: CanonicalPost) -> list[tuple[str, str]]:
     """(domain, where) pairs: e-mails and links in the bio, and a handle's instance."""
     out: list[tuple[str, str]] = []
@@ -183,17 +179,6 @@ def _domain_matches(domain: str, allowed: str) -> bool:
     return domain == allowed or domain.endswith("." + allowed)
 
 
-def _addresses_us(post: CanonicalPost, org: Organisation) -> bool:
-    """Mentions one of our handles or aliases, or replies to a post by one of our accounts."""
-    if any(normalise_handle(m) in org.addressed_handles() for m in post.mentions):
-        return True
-    target = post.in_reply_to
-    if target is None or not target.author_id:
-        return False
-    native = target.author_id.split(":", 1)[-1]
-    return normalise_handle(native) in org.own_handles()
-
-
 def label_stakeholders(
     post: CanonicalPost,
     org: Organisation,
@@ -210,7 +195,7 @@ def label_stakeholders(
     shown = f"@{author.handle.lstrip('@')}" if author.handle else author.id
 
     for field, label in _LISTS:
-        listed = _listed(getattr(org, field))
+        listed = org.listed(field)
         if handles & listed:
             ev.add(label, _LIST_WEIGHT, f"handle {shown} is on the {label} list")
         elif name and name in listed:
@@ -247,7 +232,7 @@ def label_stakeholders(
         )
     if state is not None and state.we_answered(author.id):
         ev.add(org.served_as, _FIRST_CUE_WEIGHT, "we already answered them in this thread")
-    if first_person and _addresses_us(post, org):
+    if first_person and (mentions_us(post, org) or replies_to_us(post, state, org)):
         ev.add(
             org.served_as,
             _ADDRESSED_WEIGHT,

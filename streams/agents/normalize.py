@@ -29,20 +29,14 @@ async def normalize_agent(stream: faust.StreamT) -> None:
         message = event.message
         data: bytes = message.value or b""
         try:
-            envelope = decode_envelope(data, settings.max_message_bytes)
-            post = normalize(envelope)
+            # Adapters stamp the envelope's ingest id and receive time on the post.
+            post = normalize(decode_envelope(data, settings.max_message_bytes))
         except Exception as exc:
             reason = exc.reason if isinstance(exc, AdapterError) else "unexpected_error"
             await publish_dead_letter(
                 event, stage=STAGE, reason=reason, error=f"{type(exc).__name__}: {exc}"
             )
             continue
-        post = post.model_copy(
-            update={
-                "ingest_id": post.ingest_id or envelope.ingest_id,
-                "received_at": post.received_at or envelope.received_at,
-            }
-        )
         if post.kind == "delete" and post.conversation_id == post.id:
             # The platform did not say which thread: locate finds it by post id.
             await by_id_topic.send(key=post.id, value=post.model_dump_json().encode())

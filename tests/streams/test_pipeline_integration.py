@@ -85,6 +85,8 @@ def test_replaying_a_file_twice_leaves_one_document_per_post(
     doc = es.get(index=pipeline.settings.index_alias("posts"), id=posts[1]["id"])["_source"]
     es.close()
     assert doc["conversation_id"] == posts[0]["id"]
+    # The adapter stamps the ingest event on the post (for end-to-end latency).
+    assert len(doc["ingest_id"]) == 32 and doc["received_at"] is not None
     # The second replay re-enriched post 1 after all four posts of its thread
     # were counted once: replays do not inflate conversation state.
     assert doc["conversation"]["posts"] == 4

@@ -38,7 +38,10 @@ async def normalize_agent(stream: faust.StreamT) -> None:
             )
             continue
         if post.kind == "delete" and post.conversation_id == post.id:
-            # The platform did not say which thread: locate finds it by post id.
+            # Adapters give a delete its own id as conversation when the platform
+            # did not name the thread: locate finds it by post id. A delete that
+            # names its thread goes straight to it, keeping its place in the
+            # thread's order (a detour through locate could overtake later posts).
             await by_id_topic.send(key=post.id, value=post.model_dump_json().encode())
         else:
             await normalized_topic.send(

@@ -249,25 +249,17 @@ def down(svc: LocalServices, timeout: float = 20.0) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
+    """True while any process of the group lives (a zombie leader is reaped first)."""
+    # The leader is our child when this process started it: reap it if it exited,
+    # or killpg keeps seeing the zombie.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pgid, os.WNOHANG)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie leader still "exists"; reap it if it is our child.
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pgid, os.WNOHANG)
-        if done == pgid:
-            return _group_alive_after_reap(pgid)
-    return True
-
-
-def _group_alive_after_reap(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
     return True
 
 

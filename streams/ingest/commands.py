@@ -30,13 +30,13 @@ def ingest_replay(
     ] = False,
 ) -> None:
     """Replay a file of posts onto the raw topic, with a progress bar."""
-    from streams.ingest.readers import READER_FORMATS
-    from streams.ingest.replay import replay_file, total_records
+    from streams.ingest.readers import READER_FORMATS, count_records
+    from streams.ingest.replay import replay_file
 
     if fmt not in READER_FORMATS:
         fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
     settings = get_settings()
-    total = total_records(path, fmt)
+    total = count_records(path, fmt)
     with progress() as bar:
         task = bar.add_task(f"replaying {path.name}", total=min(total, limit or total))
         report = replay_file(

@@ -15,7 +15,7 @@ from typing import Any
 
 from streams.ingest.cursors import CursorStore
 from streams.ingest.producer import RawProducer
-from streams.ingest.readers import Record, count_records, envelope_format, iter_records
+from streams.ingest.readers import Record, envelope_format, iter_records
 from streams.settings import Settings
 
 
@@ -107,7 +107,3 @@ def replay_file(
         producer.close()
         cursors.close()
     return ReplayReport(sent=sent, start=start, end=position, seconds=time.monotonic() - started)
-
-
-def total_records(path: Path, fmt: str) -> int:
-    return count_records(path, fmt)

@@ -34,6 +34,7 @@ def test_setup_twice_creates_once_and_reports_the_rest_as_existing(
     try:
         described = admin.describe_topics([iso.settings.topic(n) for n in TOPIC_NAMES])
         assert {len(t["partitions"]) for t in described} == {3}
+
         def cleanup_policy(name: str) -> str | None:
             topic = iso.settings.topic(name)
             configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])

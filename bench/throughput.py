@@ -114,12 +114,12 @@ def bench_enrich(model: str, posts: list[dict[str, object]]) -> float:
 
 def bench_pipeline(posts: list[dict[str, object]]) -> float:
     """Replay into a real worker and wait until every post is searchable."""
+    from streams.cli.run import start_worker, stop_worker, wait_until_indexed
+    from streams.cli.services import LocalServices, down, up
+    from streams.cli.setup import run_setup
     from streams.es.client import sync_client
-    from streams.ingest.replay import replay_file
-    from streams.run import start_worker, stop_worker, wait_until_indexed
-    from streams.services import LocalServices, down, up
     from streams.settings import Settings
-    from streams.setup import run_setup
+    from streams.sources.replay import replay_file
 
     tag = uuid.uuid4().hex[:8]
     env = {

@@ -27,7 +27,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if kafka and es:
         yield Servers(kafka, es, local=False)
         return
-    from streams.services import LocalServices, down, up
+    from streams.cli.services import LocalServices, down, up
 
     data_dir = tmp_path_factory.mktemp("services")
     svc = LocalServices(data_dir=data_dir, kafka_port=free_port(), es_port=free_port())
@@ -63,7 +63,7 @@ def own_local_servers(tmp_path: Path) -> Iterator[object]:
 
     if os.environ.get("TOWNSQUARE_ES_URL") or os.environ.get("TOWNSQUARE_KAFKA_BOOTSTRAP"):
         pytest.skip("stops or restarts a server: runs only against local servers it starts itself")
-    from streams.services import LocalServices, down, up
+    from streams.cli.services import LocalServices, down, up
 
     svc = LocalServices(data_dir=tmp_path / "services", kafka_port=free_port(), es_port=free_port())
     up(svc, timeout=90)

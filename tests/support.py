@@ -113,7 +113,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
 @contextmanager
 def running_worker(iso: Isolated, log: Path, *roles: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``townsquare worker`` child process with the isolated settings."""
-    from streams.run import start_worker, stop_worker
+    from streams.cli.run import start_worker, stop_worker
 
     env = dict(iso.env)
     proc = start_worker(iso.settings, log, env, roles or ("all",))

@@ -1,7 +1,7 @@
 """Turns of the customer-care conversations data set (Twitter, 2020).
 
 Each record is one turn ``{client|client1|agent: name, datetime, message,
-tweet_ID}``; the reader adds what the turn lacks (see ``streams.ingest.readers``):
+tweet_ID}``; the reader adds what the turn lacks (see ``streams.sources.readers``):
 ``conversation_id`` (the first turn's tweet id, which is the thread's root),
 ``company``, ``turn_index`` and the previous turn as ``in_reply_to`` (tweet id),
 ``in_reply_to_role`` and ``in_reply_to_name``.

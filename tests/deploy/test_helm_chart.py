@@ -72,7 +72,7 @@ def secret_fields() -> list[str]:
 
 def allowed_env_names() -> set[str]:
     """Settings fields, their secret-file twins and the ingest agents' credentials."""
-    from streams.ingest.credentials import IngestCredentials
+    from streams.sources.credentials import IngestCredentials
 
     names = {f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields}
     names |= {f"TOWNSQUARE_{name.upper()}" for name in IngestCredentials.model_fields}

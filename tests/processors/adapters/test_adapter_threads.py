@@ -13,7 +13,7 @@ import pytest
 
 from processors.adapters import normalize
 from schemas.models import CanonicalPost, RawEnvelope
-from streams.ingest.readers import envelope_format, iter_records
+from streams.sources.readers import envelope_format, iter_records
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 TWCS = DATA / "twcs" / "sample.csv"

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import app
+from streams.cli.main import app
 from streams.es.kibana import (
     KibanaSettings,
     default_objects_file,

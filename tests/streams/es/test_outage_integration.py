@@ -30,9 +30,9 @@ from support import (
     wait_for,
 )
 
+from streams.cli.setup import run_setup
 from streams.es.client import sync_client
-from streams.ingest.replay import ReplayReport, replay_file
-from streams.setup import run_setup
+from streams.sources.replay import ReplayReport, replay_file
 from streams.topic_names import DLQ
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -93,7 +93,7 @@ def _es_up(port: int) -> float | None:
 def test_an_elasticsearch_outage_loses_nothing_and_duplicates_nothing(
     own_local_servers: object, tmp_path: Path
 ) -> None:
-    from streams.services import LocalServices, control, es_ready
+    from streams.cli.services import LocalServices, control, es_ready
 
     assert isinstance(own_local_servers, LocalServices)
     svc = own_local_servers

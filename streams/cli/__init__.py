@@ -1,0 +1,1 @@
+"""The ``townsquare`` command line and the local services it drives."""

@@ -1,0 +1,236 @@
+"""Search commands: what analysts ask of Elasticsearch (and Kibana) from a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from streams.cli.console import console, err, fail
+from streams.settings import get_settings
+
+kibana_app = typer.Typer(help="Kibana saved objects (data views, saved searches, dashboard).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``search``, ``conversations`` and ``kibana`` to the ``townsquare`` app."""
+    app.command()(search)
+    app.command()(conversations)
+    app.add_typer(kibana_app, name="kibana")
+
+
+def search(
+    query: Annotated[str | None, typer.Argument(help="Words to look for in the text.")] = None,
+    min_joinability: Annotated[float | None, typer.Option(min=0, max=1)] = None,
+    action: Annotated[list[str], typer.Option(help="reply, appreciate, escalate, ...")] = [],  # noqa: B006
+    stakeholder: Annotated[list[str], typer.Option(help="customer, media, ...")] = [],  # noqa: B006
+    awaiting_reply: Annotated[
+        bool,
+        typer.Option(
+            "--awaiting-reply",
+            help="Posts that arrived while their conversation awaited our reply "
+            "(`townsquare conversations --awaiting-reply` lists the threads waiting now).",
+        ),
+    ] = False,
+    since: Annotated[str | None, typer.Option(help="Only posts newer than e.g. 24h, 7d.")] = None,
+    platform: Annotated[list[str], typer.Option()] = [],  # noqa: B006
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Search enriched posts in Elasticsearch, best joinability first."""
+    from streams.es.client import sync_client
+    from streams.es.search import PostFilter, parse_duration, posts_query, posts_sort
+
+    settings = get_settings()
+    try:
+        window = parse_duration(since) if since else None
+    except ValueError as exc:
+        fail(str(exc))
+    flt = PostFilter(
+        text=query,
+        min_joinability=min_joinability,
+        actions=action,
+        stakeholders=stakeholder,
+        awaiting_reply=awaiting_reply,
+        since=window,
+        platforms=platform,
+    )
+    es = sync_client(settings)
+    try:
+        resp = es.search(
+            index=settings.index_alias("posts"),
+            query=posts_query(flt),
+            sort=posts_sort(flt),
+            size=limit,
+        )
+    except Exception as exc:
+        fail(f"search failed: {exc}. Is Elasticsearch reachable and `townsquare setup` done?")
+    hits = [h["_source"] for h in resp["hits"]["hits"]]
+    if as_json:
+        for doc in hits:
+            sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    console.print(posts_table(hits, title=f"{resp['hits']['total']['value']} matching posts"))
+
+
+def posts_table(docs: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("stakeholders", max_width=22)
+    table.add_column("author", max_width=24, no_wrap=True, overflow="ellipsis")
+    table.add_column("text", ratio=3, overflow="fold")
+    table.add_column("link", max_width=40, no_wrap=True, overflow="ellipsis")
+    for doc in docs:
+        j = doc.get("joinability") or {}
+        text = " ".join(str(doc.get("text", "")).split())
+        table.add_row(
+            f"{j.get('score', 0):.2f}",
+            str(j.get("action", "")),
+            ", ".join(doc.get("stakeholder_labels") or []),
+            "@" + str((doc.get("author") or {}).get("handle") or "?"),
+            text[:140] + ("…" if len(text) > 140 else ""),
+            str(doc.get("url") or ""),
+        )
+    return table
+
+
+def conversations(
+    awaiting_reply: Annotated[
+        bool,
+        typer.Option(
+            "--awaiting-reply", help="Only conversations waiting for our reply, oldest first."
+        ),
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Reference time (ISO 8601) for waiting times; default: the clock."),
+    ] = None,
+) -> None:
+    """Conversations as they stand now: who waits for us, for how long, against the reply SLA."""
+    from streams.es.client import sync_client
+    from streams.es.conversations import conversation_record, find_latest, format_span
+    from streams.profiles import profile_for
+
+    settings = get_settings()
+    try:
+        reference = _utc(datetime.fromisoformat(now)) if now else datetime.now(UTC)
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
+    sla_minutes = profile_for(settings).reply_sla_minutes
+    es = sync_client(settings)
+    try:
+        found = find_latest(es, settings.index_alias("posts"), awaiting_reply, limit)
+    except Exception as exc:
+        fail(f"search failed: {exc}. Is Elasticsearch reachable and `townsquare setup` done?")
+    finally:
+        es.close()
+    records = [conversation_record(c, reference, sla_minutes) for c in found.conversations]
+    if found.truncated:
+        err.print("[yellow]warning:[/] too many conversations matched; only the first were read")
+    if as_json:
+        for record in records:
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
+    word = "awaiting our reply" if awaiting_reply else "most recently active"
+    table = Table(title=f"{len(records)} conversations {word} (reply SLA {sla_minutes} min)")
+    table.add_column("conversation", no_wrap=True)
+    table.add_column("waiting for", justify="right", no_wrap=True)
+    table.add_column("SLA", no_wrap=True)
+    table.add_column("last post", ratio=3, overflow="fold")
+    table.add_column("author", max_width=24, no_wrap=True, overflow="ellipsis")
+    table.add_column("link", max_width=40, no_wrap=True, overflow="ellipsis")
+    for record in records:
+        last = record["last_post"]
+        text = " ".join(str(last.get("text") or "").split())
+        waited = record["waiting_seconds"]
+        if waited is None:
+            wait_cell, sla_cell = "-", "answered" if record["own_posts"] else "-"
+        else:
+            wait_cell = format_span(timedelta(seconds=waited))
+            over = record["over_by_seconds"]
+            sla_cell = (
+                f"[red]over by {format_span(timedelta(seconds=over))}[/]"
+                if over is not None
+                else "[green]within[/]"
+            )
+        table.add_row(
+            record["conversation_id"],
+            wait_cell,
+            sla_cell,
+            text[:140] + ("…" if len(text) > 140 else ""),
+            "@" + str(last.get("author") or "?"),
+            str(last.get("url") or ""),
+        )
+    console.print(table)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@kibana_app.command("import")
+def kibana_import(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Kibana base URL, e.g. http://localhost:5601 (or TOWNSQUARE_KIBANA_URL)."
+        ),
+    ] = None,
+    space: Annotated[
+        str | None, typer.Option(help="Kibana space id (default space if unset).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", dir_okay=False, help="Saved objects NDJSON (default: the shipped one)."
+        ),
+    ] = None,
+) -> None:
+    """Import the data views, saved searches and dashboard into Kibana (overwriting)."""
+    from pydantic import ValidationError
+
+    from streams.es.kibana import (
+        KibanaError,
+        KibanaSettings,
+        default_objects_file,
+        import_saved_objects,
+        rewrite_index_prefix,
+    )
+
+    try:
+        kibana = KibanaSettings()
+    except ValidationError as exc:
+        fail(f"invalid TOWNSQUARE_KIBANA_* settings: {exc}")
+    base = url or kibana.url
+    if not base:
+        fail("no Kibana URL: pass --url http://HOST:5601 or set TOWNSQUARE_KIBANA_URL")
+    path = file or default_objects_file()
+    if not path.is_file():
+        fail(f"{path} does not exist; pass --file with the saved objects NDJSON")
+    prefix = get_settings().index_prefix
+    try:
+        body = rewrite_index_prefix(path.read_text(encoding="utf-8"), prefix)
+    except (ValueError, KeyError) as exc:
+        fail(f"{path} is not a saved objects NDJSON file: {exc}")
+    try:
+        result = import_saved_objects(base, body, kibana, space=space)
+    except KibanaError as exc:
+        fail(str(exc))
+    where = f"space {space!r}" if space else "the default space"
+    console.print(
+        f"imported {result.success_count} saved objects from {path.name} into {where} "
+        f"(index prefix {prefix!r}): "
+        + ("[green]success[/]" if result.success else "[red]failed[/]")
+    )
+    for error in result.errors:
+        err.print(f"  [red]{error.type}[/] {error.id} {error.title!r}: {error.reason}")
+    if result.errors or not result.success:
+        raise typer.Exit(1)

@@ -1,0 +1,255 @@
+"""The ``townsquare`` command line.
+
+Every command reads the same settings (``TOWNSQUARE_*``). With neither
+``TOWNSQUARE_KAFKA_BOOTSTRAP`` nor ``TOWNSQUARE_ES_URL`` set, commands use the
+local servers that ``townsquare services up`` starts on 127.0.0.1.
+Heavy imports (Faust, spaCy) happen inside the commands that need them, so
+``--help`` and the small commands stay fast.
+"""
+
+from __future__ import annotations
+
+import logging.config
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from streams.cli.analyst import register as register_es_commands
+from streams.cli.console import console, err, fail, progress
+from streams.cli.ingest import ingest_app
+from streams.logs import logging_config
+from streams.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="townsquare",
+    help="Find the public conversations your organisation can join well.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def _read_settings_anew() -> None:
+    """Each invocation reads ``TOWNSQUARE_*`` afresh, as a new process would.
+
+    Matters when the app runs more than once in one process (tests, notebooks).
+    """
+    get_settings.cache_clear()
+
+
+services_app = typer.Typer(help="Local Kafka- and Elasticsearch-compatible servers (no Docker).")
+profile_app = typer.Typer(help="Organisation profiles.")
+schemas_app = typer.Typer(help="Published JSON Schemas of the topics' messages.")
+app.add_typer(services_app, name="services")
+app.add_typer(ingest_app, name="ingest")
+register_es_commands(app)
+app.add_typer(profile_app, name="profile")
+app.add_typer(schemas_app, name="schemas")
+
+# Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
+# --- services -------------------------------------------------------------------
+
+
+def _local(settings: Settings) -> Any:
+    from streams.cli.services import LocalServices
+
+    return LocalServices.from_settings(settings)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start the local servers (no-op if they already run) and wait until they answer."""
+    from streams.cli.services import ServiceError, up
+
+    svc = _local(get_settings())
+    try:
+        started = up(svc)
+    except ServiceError as exc:
+        fail(str(exc))
+    word = "started" if started else "already running"
+    console.print(f"local services {word}: kafka {svc.kafka_bootstrap}, elasticsearch {svc.es_url}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local servers; their data stays under the data folder."""
+    from streams.cli.services import down
+
+    stopped = down(_local(get_settings()))
+    console.print("local services stopped" if stopped else "local services were not running")
+
+
+@services_app.command("status")
+def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show whether the local servers run and answer."""
+    from streams.cli.services import status
+
+    info = status(_local(get_settings()))
+    if as_json:
+        console.print_json(data=info)
+        return
+    for key, value in info.items():
+        console.print(f"{key:20} {value}")
+
+
+# --- setup ----------------------------------------------------------------------
+
+
+@app.command()
+def setup() -> None:
+    """Create topics, index templates, the ILM policy and write aliases (idempotent)."""
+    from streams.cli.setup import run_setup
+
+    try:
+        report = run_setup(get_settings())
+    except Exception as exc:
+        fail(
+            f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
+            "Run `townsquare services up` for local ones."
+        )
+    for line in report.created:
+        console.print(f"[green]created[/]  {line}")
+    for line in report.existing:
+        console.print(f"[dim]exists[/]   {line}")
+    for line in report.unsupported:
+        console.print(f"[yellow]skipped[/]  {line}")
+
+
+# --- worker ---------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    role: Annotated[
+        list[str],
+        typer.Option("--role", "-r", help="normalize, enrich, sink or all (repeatable)."),
+    ] = ["all"],  # noqa: B006 - typer reads the default
+) -> None:
+    """Run the Faust worker for the given stages until stopped (SIGTERM/SIGINT)."""
+    settings = get_settings()
+    from streams.worker.roles import register
+
+    try:
+        register(role)
+    except ValueError as exc:
+        fail(str(exc))
+    import faust
+
+    from streams.metrics import serve_metrics
+    from streams.worker.app import app as faust_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    serve_metrics(settings.metrics_port)
+    faust.Worker(
+        faust_app,
+        loglevel=settings.log_level.lower(),
+        logging_config=logging_config(settings.log_level, settings.log_format),
+        quiet=True,
+    ).execute_from_commandline()
+
+
+# --- ingest ---------------------------------------------------------------------
+
+
+# --- run ------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the worker and local services running afterwards.")
+    ] = False,
+    corpus: Annotated[
+        Path | None, typer.Option(help="JSONL of canonical posts (default: the sample corpus).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every post.")] = 240.0,
+) -> None:
+    """The main job end to end: services, setup, worker, replay the corpus, summary."""
+    from streams.cli.run import run_end_to_end
+
+    code = run_end_to_end(
+        get_settings(), corpus=corpus, keep_running=keep_running, timeout=timeout, console=console
+    )
+    raise typer.Exit(code)
+
+
+# --- offline enrichment ---------------------------------------------------------
+
+
+@app.command()
+def enrich(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f")] = "jsonl",
+    profile: Annotated[Path | None, typer.Option(help="Organisation profile YAML.")] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Reference time (ISO 8601) for freshness; default: each post's own time."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write enriched JSONL here (default stdout).")
+    ] = None,
+) -> None:
+    """Run the enrichment processors offline over a file, in input order."""
+    from streams.cli.offline import enrich_file
+
+    settings = get_settings()
+    try:
+        reference = datetime.fromisoformat(now) if now else None
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
+    from streams.sources.readers import READER_FORMATS, count_records
+
+    if fmt not in READER_FORMATS:
+        fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    with progress() as bar:
+        task = bar.add_task(f"enriching {path.name}", total=count_records(path, fmt))
+        try:
+            count = enrich_file(
+                settings, path, fmt, profile, reference, out, on_post=lambda: bar.advance(task)
+            )
+        except ValueError as exc:
+            fail(str(exc))
+        bar.update(task, completed=bar.tasks[0].total)  # deletes and rejects emit nothing
+    err.print(f"enriched {count} posts")
+
+
+@profile_app.command("check")
+def profile_check(path: Annotated[Path, typer.Argument()]) -> None:
+    """Validate an organisation profile and print what it declares."""
+    from processors.profile import ProfileError, load_profile
+
+    try:
+        org = load_profile(path)
+    except ProfileError as exc:
+        err.print(f"[bold red]{path} is not a valid profile:[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"[green]ok[/] {org.name}: {sum(len(v) for v in org.accounts.values())} own accounts, "
+        f"{len(org.topics)} topics, {len(org.gazetteer)} gazetteer entries"
+    )
+
+
+@schemas_app.command("export")
+def schemas_export() -> None:
+    """Regenerate schemas/json from the models (commit the result)."""
+    from schemas.export import write_schemas
+
+    for path in write_schemas():
+        console.print(f"wrote {path}")
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""``townsquare run``: the main job end to end on whatever servers the settings name.
+
+Starts the local servers if no external ones are configured, runs setup,
+starts the worker as a child process, replays the corpus, waits until every
+post id is searchable, prints a summary, and stops what it started (unless
+``--keep-running``). A second run is harmless: ids are stable, so the same
+documents are overwritten and conversation state ignores posts it has seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from rich.console import Console
+
+from streams.cli.setup import run_setup
+from streams.es.client import sync_client
+from streams.settings import Settings
+from streams.sources.replay import replay_file
+
+
+def corpus_ids(path: Path) -> list[str]:
+    ids = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                ids.append(json.loads(line)["id"])
+    return list(dict.fromkeys(ids))
+
+
+def start_worker(
+    settings: Settings,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    roles: tuple[str, ...] = ("all",),
+) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli.main", "worker", *(f"--role={r}" for r in roles)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """SIGTERM lets Faust leave the consumer group and flush; SIGKILL only as a last resort."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    return proc.returncode
+
+
+def count_indexed(es: Elasticsearch, alias: str, ids: list[str]) -> int:
+    es.indices.refresh(index=alias)
+    resp = es.count(index=alias, query={"terms": {"id": ids}})
+    return int(resp["count"])
+
+
+def wait_until_indexed(
+    es: Elasticsearch,
+    alias: str,
+    ids: list[str],
+    timeout: float,
+    worker: subprocess.Popen[bytes] | None = None,
+    on_progress: Any = None,
+) -> int:
+    """Poll until every id is searchable; returns how many are (stops early if the worker died)."""
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        found = count_indexed(es, alias, ids)
+        if on_progress is not None:
+            on_progress(found)
+        if found >= len(ids):
+            return found
+        if worker is not None and worker.poll() is not None:
+            return found
+        time.sleep(1.0)
+    return found
+
+
+def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> None:
+    resp = es.search(
+        index=alias,
+        query={"terms": {"id": ids}},
+        size=5,
+        sort=[{"joinability.score": "desc"}],
+        aggs={
+            "conversations": {"cardinality": {"field": "conversation_id"}},
+            "actions": {"terms": {"field": "joinability.action", "size": 10}},
+        },
+    )
+    aggs = resp["aggregations"]
+    # A thread's current state is the snapshot on its latest post; counting
+    # posts ever flagged would count threads we have answered since.
+    from streams.es.conversations import MAX_CONVERSATIONS, latest_conversations
+
+    awaiting = latest_conversations(es, alias, awaiting_only=True, limit=MAX_CONVERSATIONS)
+    console.print(
+        f"\n[bold]{resp['hits']['total']['value']} posts indexed[/] in "
+        f"{aggs['conversations']['value']} conversations; "
+        f"{len(awaiting)} conversations await our reply"
+    )
+    console.print(
+        "actions: " + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])
+    )
+    from streams.cli.analyst import posts_table
+
+    console.print(posts_table([h["_source"] for h in resp["hits"]["hits"]], "top joinable posts"))
+
+
+def run_end_to_end(
+    settings: Settings,
+    *,
+    corpus: Path | None,
+    keep_running: bool,
+    timeout: float,
+    console: Console,
+) -> int:
+    from streams.cli.services import LocalServices, ServiceError, down, up
+    from streams.sample import CORPUS, sample_path
+
+    corpus = corpus or sample_path(CORPUS)
+    svc = LocalServices.from_settings(settings)
+    started_services = False
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        if settings.uses_local_services:
+            console.print("starting local services …")
+            try:
+                started_services = up(svc)
+            except ServiceError as exc:
+                console.print(f"[red]error:[/] {exc}")
+                return 1
+        report = run_setup(settings)
+        console.print(
+            f"setup: {len(report.created)} created, {len(report.existing)} already there"
+            + (f", skipped: {'; '.join(report.unsupported)}" if report.unsupported else "")
+        )
+        log_path = settings.data_dir / "worker.log"
+        worker = start_worker(settings, log_path)
+        console.print(f"worker started (pid {worker.pid}, log {log_path})")
+        ids = corpus_ids(corpus)
+        sent = replay_file(settings, corpus, "jsonl")
+        console.print(f"replayed {sent.sent} posts from {corpus.name}")
+        es = sync_client(settings)
+        alias = settings.index_alias("posts")
+        with console.status("waiting until every post is searchable …") as status:
+            found = wait_until_indexed(
+                es,
+                alias,
+                ids,
+                timeout,
+                worker,
+                on_progress=lambda n: status.update(f"searchable: {n}/{len(ids)}"),
+            )
+        if found < len(ids):
+            state = "the worker exited" if worker.poll() is not None else f"after {timeout:.0f}s"
+            console.print(
+                f"[red]only {found}/{len(ids)} posts searchable ({state}); see {log_path}[/]"
+            )
+            return 1
+        summary(es, alias, ids, console)
+        es.close()
+        return 0
+    finally:
+        if worker is not None and not keep_running:
+            stop_worker(worker)
+        if started_services and not keep_running:
+            down(svc)
+        if keep_running:
+            console.print(
+                "left running: stop with `townsquare services down` and kill the worker "
+                f"(pid {worker.pid if worker else '?'})"
+            )

@@ -1,0 +1,69 @@
+"""The command line: help that reads well, profile checks with errors that say what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli.main import app
+from streams.sample import BRAND_PROFILE, COUNCIL_PROFILE, sample_path
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["services"],
+        ["ingest"],
+        ["ingest", "replay"],
+        ["search"],
+        ["run"],
+        ["enrich"],
+        ["worker"],
+        ["setup"],
+        ["conversations"],
+        ["kibana", "import"],
+        ["profile", "check"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("profile", [COUNCIL_PROFILE, BRAND_PROFILE])
+def test_profile_check_accepts_the_sample_profiles(profile: str) -> None:
+    result = runner.invoke(app, ["profile", "check", str(sample_path(profile))])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok ")
+
+
+def test_profile_check_lists_each_problem_with_its_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "organisation:\n"
+        "  name: Acme\n"
+        "  reply_sla_minutes: -5\n"
+        "  weights: {relevance: 0.5, charisma: 0.2}\n"
+        "  mascot: owl\n"
+    )
+    result = runner.invoke(app, ["profile", "check", str(bad)])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert "organisation.reply_sla_minutes:" in output
+    assert "charisma" in output and "known components" in output
+    assert "organisation.mascot: unknown field" in output
+
+
+def test_profile_check_on_a_missing_or_broken_file(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["profile", "check", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 1 and "file not found" in " ".join(missing.output.split())
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("organisation: [unclosed\n")
+    result = runner.invoke(app, ["profile", "check", str(broken)])
+    assert result.exit_code == 1 and "not valid YAML" in " ".join(result.output.split())

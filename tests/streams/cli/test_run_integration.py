@@ -1,0 +1,45 @@
+"""``townsquare run``: the main job end to end on the sample corpus."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from support import Servers, isolated
+from typer.testing import CliRunner
+
+from streams.cli.main import app
+from streams.es.client import sync_client
+from streams.sample import CORPUS, sample_path
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_indexes_every_sample_post_and_prints_a_summary(
+    servers: Servers, tmp_path: Path
+) -> None:
+    iso = isolated(servers, tmp_path)
+    result = CliRunner().invoke(app, ["run", "--timeout", "180"], env=iso.env)
+    assert result.exit_code == 0, result.output
+
+    ids = {json.loads(line)["id"] for line in sample_path(CORPUS).read_text().splitlines()}
+    conversations = {
+        json.loads(line)["conversation_id"] for line in sample_path(CORPUS).read_text().splitlines()
+    }
+    summary = re.search(r"(\d+) posts indexed in (\d+) conversations", result.output)
+    assert summary, result.output
+    assert (int(summary.group(1)), int(summary.group(2))) == (len(ids), len(conversations))
+    assert "await our reply" in result.output
+    assert "top joinable posts" in result.output
+
+    es = sync_client(iso.settings)
+    alias = iso.settings.index_alias("posts")
+    es.indices.refresh(index=alias)
+    assert es.count(index=alias)["count"] == len(ids)
+    top = es.search(index=alias, sort=[{"joinability.score": "desc"}], size=1)["hits"]["hits"]
+    es.close()
+    assert top[0]["_source"]["joinability"]["action"] in {"reply", "escalate", "appreciate"}
+    # The worker it started was stopped again.
+    assert "left running" not in result.output

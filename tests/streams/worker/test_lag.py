@@ -1,0 +1,26 @@
+"""Consumer lag gauge from Faust's offset events."""
+
+from __future__ import annotations
+
+from faust.types import TP
+
+from streams.metrics import CONSUMER_LAG
+from streams.worker.lag import LagSensor
+
+
+def _gauge(topic: str, partition: int) -> float:
+    return float(CONSUMER_LAG.labels(topic=topic, partition=str(partition))._value.get())
+
+
+def test_lag_is_end_offset_minus_committed_offset_per_partition() -> None:
+    sensor = LagSensor()
+    a, b = TP("lagtest.raw", 0), TP("lagtest.raw", 1)
+    assert sensor.lag(a) is None
+    sensor.track_tp_end_offset(a, 120)
+    assert sensor.lag(a) == 120
+    sensor.on_tp_commit({a: 100, b: 5})
+    sensor.track_tp_end_offset(b, 5)
+    assert (sensor.lag(a), sensor.lag(b)) == (20, 0)
+    assert (_gauge("lagtest.raw", 0), _gauge("lagtest.raw", 1)) == (20.0, 0.0)
+    sensor.on_tp_commit({a: 130})  # committed past a stale end offset: never negative
+    assert sensor.lag(a) == 0

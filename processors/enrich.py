@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from processors.conversation import (
     ConversationState,
@@ -33,6 +33,16 @@ __all__ = ["Output", "apply", "enrich_offline", "enrich_post", "forget_post"]
 Output = EnrichedPost | PostDeleted | None
 """What the enrich stage publishes for one message: a post, a tombstone, or nothing."""
 
+Scores = Mapping[str, Mapping[str, float]]
+"""One post's classifier output: task -> label -> probability (see processors.classifiers)."""
+
+
+class Classifier(Protocol):
+    """What enrichment needs of the text classifiers: a batch of texts in, scores out."""
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, dict[str, float]]]: ...
+
+
 STAGE = "enrich"
 
 
@@ -42,6 +52,7 @@ def enrich_post(
     state: ConversationState | None,
     org: Organisation,
     now: datetime,
+    scores: Scores | None = None,
 ) -> tuple[EnrichedPost, ConversationState]:
     """The enriched post and the conversation state after it; deletes go to ``apply_delete``."""
     if post.kind == "delete":
@@ -81,6 +92,7 @@ def apply(
     entities: Sequence[Mapping[str, Any]],
     org: Organisation,
     now: datetime,
+    scores: Scores | None = None,
 ) -> tuple[ConversationState | None, Output]:
     """The conversation state after ``post`` and what to publish for it.
 
@@ -94,7 +106,7 @@ def apply(
         return forget_post(state, post), tombstone
     if state is not None and state.was_deleted(post.id):
         return state, None
-    enriched, new_state = enrich_post(post, entities, state, org, now)
+    enriched, new_state = enrich_post(post, entities, state, org, now, scores)
     return new_state, enriched
 
 
@@ -104,6 +116,7 @@ def enrich_offline(
     org: Organisation,
     now: datetime | None = None,
     batch_size: int = 64,
+    classifiers: Classifier | None = None,
 ) -> Iterator[EnrichedPost]:
     """Enrich posts in input order, entities extracted per batch; deletes update state only.
 
@@ -116,6 +129,7 @@ def enrich_offline(
         found = extractor.extract(
             [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
         )
+        scored = classifiers.predict([p.text for p in batch]) if classifiers else None
         for i, post in enumerate(batch):
             state, output = apply(
                 states.get(post.conversation_id),
@@ -123,6 +137,7 @@ def enrich_offline(
                 found.get(str(i), []),
                 org,
                 post.created_at if now is None else now,
+                scored[i] if scored else None,
             )
             if state is not None:
                 states[post.conversation_id] = state

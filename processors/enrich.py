@@ -25,6 +25,7 @@ from processors.conversation import (
 from processors.entities import EntityExtractor
 from processors.joinability import score_joinability
 from processors.profile import Organisation
+from processors.reading import read_post
 from processors.stakeholders import label_stakeholders
 from schemas.models import CanonicalPost, EnrichedPost, Entity, PostDeleted
 
@@ -62,8 +63,12 @@ def enrich_post(
             update={"author": post.author.model_copy(update={"is_org_account": True})}
         )
     new_state = apply_post(state, post, org)
-    stakeholders = label_stakeholders(post, org, entities, new_state)
-    joinability, sensitivity = score_joinability(post, entities, stakeholders, new_state, org, now)
+    reading = read_post(post, new_state, org, entities, scores)
+    stakeholders = label_stakeholders(post, org, reading, entities, new_state)
+    seen = post.received_at or now
+    joinability, sensitivity = score_joinability(
+        post, reading, stakeholders, new_state, org, post.author.is_org_account, seen
+    )
     enriched = EnrichedPost.model_validate(
         {
             **post.model_dump(),
@@ -72,6 +77,7 @@ def enrich_post(
             "joinability": joinability,
             "conversation": summarise(new_state),
             "sensitivity": sensitivity,
+            "reading": reading,
             "processed_at": {STAGE: now},
         }
     )
@@ -120,8 +126,11 @@ def enrich_offline(
 ) -> Iterator[EnrichedPost]:
     """Enrich posts in input order, entities extracted per batch; deletes update state only.
 
-    ``now=None`` scores each post as if it had just arrived (its own
-    ``created_at``), which is what the live stream would have seen.
+    Freshness is measured when each post reached us (``received_at``, stamped
+    by whoever read the file), exactly as in the live stream. ``now`` replaces
+    that moment for every post: "score these as if they had just arrived at
+    ``now``"; without ``received_at`` or ``now`` a post counts as seen when it
+    was written.
     """
     states: dict[str, ConversationState] = {}
     iterator = iter(posts)
@@ -131,12 +140,14 @@ def enrich_offline(
         )
         scored = classifiers.predict([p.text for p in batch]) if classifiers else None
         for i, post in enumerate(batch):
+            if now is not None and post.kind != "delete":
+                post = post.model_copy(update={"received_at": now})
             state, output = apply(
                 states.get(post.conversation_id),
                 post,
                 found.get(str(i), []),
                 org,
-                post.created_at if now is None else now,
+                post.received_at or post.created_at,
                 scored[i] if scored else None,
             )
             if state is not None:

@@ -15,49 +15,32 @@ fresh and relevant.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 
-from processors.conversation import ConversationState, is_own_post, mentions_us, replies_to_us
+from processors.conversation import ConversationState
+from processors.policy import Decision, decide
 from processors.profile import Organisation
-from processors.sensitivity import (
-    ABUSE_THRESHOLD,
-    SPAM_THRESHOLD,
-    Finding,
-    hostility,
-    sensitivity,
-    spam,
-)
-from processors.text import split_hashtag
-from schemas.models import Action, CanonicalPost, Joinability, Sensitivity, Stakeholder
+from processors.reading import HOSTILE_SIGNALS, PERSONAL_SIGNALS, signal
+from schemas.models import CanonicalPost, Joinability, Reading, Sensitivity, Stakeholder
 
 __all__ = ["PENALTIES", "POSITIVE", "combine", "score_joinability"]
 
 POSITIVE = ("relevance", "invitation", "engagement", "openness", "freshness", "share_of_voice")
 PENALTIES = ("sensitivity", "hostility", "spam", "own_post")
 
-_HIGH_PROFILE = {"media", "official", "investor"}
+_HIGH_PROFILE = ("media", "official", "investor")
 _STAKEHOLDER_MIN = 0.5
+_PERSONAL_SEVERITY = {"self_harm": 0.9, "grief": 0.8, "minors": 0.7, "health": 0.6}
+_TOPIC_SEVERITY = 0.6
+_HOSTILE_SEVERITY = {"threat": 1.0, "abuse": 0.9, "hate": 0.9}
+_SWEARING_SEVERITY = 0.3
 
-_QUESTION = re.compile(
-    r"\?|^\s*(?:@\S+\s+)*(?:who|what|when|where|why|how|which|can|could|would|will|is|are|do"
-    r"|does|did|should|any(?:one|body))\b|\b(?:can|could|would) (?:you|u|someone|anyone)\b"
-    r"|\bplease (?:help|advise|explain|confirm)\b",
-    re.IGNORECASE,
-)
-_PRESS_REQUEST = re.compile(
-    r"\b(?:for (?:a |an )?comment|statement|interview|on the record|press office|spokes(?:person"
-    r"|man|woman)|for a story|for an article|deadline)\b",
-    re.IGNORECASE,
-)
-_LEGAL_SAFETY = re.compile(
-    r"\b(?:lawyers?|solicitors?|legal action|sue|suing|court|ombudsman|trading standards"
-    r"|data breach|gdpr|unsafe|dangerous|injur(?:ed|y|ies)|fire hazard|gas leak"
-    r"|food poisoning|recall|hazard)\b",
-    re.IGNORECASE,
-)
+_INVITED = {
+    "reply": (0.8, "replies to our post"),
+    "mention": (0.6, "mentions us"),
+    "thread": (0.5, "writes on in a thread we answered"),
+}
 
 _SENTENCES: dict[str, str] = {
     "relevance": "Relevant to us",
@@ -69,16 +52,6 @@ _SENTENCES: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=64)
-def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One alternation per profile (cached): topic and gazetteer phrases, longest first."""
-    cleaned = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
-    if not cleaned:
-        return None
-    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in cleaned)
-    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
-
-
 def _noisy_or(weights: Sequence[float]) -> float:
     miss = 1.0
     for w in weights:
@@ -86,55 +59,38 @@ def _noisy_or(weights: Sequence[float]) -> float:
     return 1.0 - miss
 
 
-def _relevance(
-    post: CanonicalPost,
-    entities: Sequence[Mapping[str, object]],
-    org: Organisation,
-    mentions_us: list[str],
-    replies_to_us: bool,
-) -> tuple[float, list[str]]:
+def _relevance(reading: Reading) -> tuple[float, list[str]]:
     signals: list[tuple[float, str]] = []
-    if mentions_us:
-        signals.append((0.6, f"mentions @{mentions_us[0]}"))
-    elif replies_to_us:
-        signals.append((0.5, "replies to us"))
-    haystack = post.text + " " + " ".join(split_hashtag(t) for t in post.hashtags)
-    if org.name.strip() and re.search(
-        rf"(?<!\w){re.escape(org.name.strip())}(?!\w)", haystack, re.I
-    ):
-        signals.append((0.6, f"names {org.name}"))
-    gazetteer = {str(e.get("text", "")).lower() for e in entities if e.get("source") == "gazetteer"}
-    pattern = _phrase_pattern(tuple(g.text for g in org.gazetteer))
-    if pattern is not None:
-        gazetteer |= {m.group(0).lower() for m in pattern.finditer(haystack)}
-    signals.extend((0.5, f"names '{g}'") for g in sorted(gazetteer))
-    pattern = _phrase_pattern(tuple(org.topics))
-    if pattern is not None:
-        topics = sorted({m.group(0).lower() for m in pattern.finditer(haystack)})
-        signals.extend((0.4, f"is about '{t}'") for t in topics)
+    weight = {"mention": 0.6, "reply": 0.5, "thread": 0.5}.get(reading.addressed)
+    addressed = signal(reading, "addresses_us")
+    if weight and addressed:
+        signals.append((weight, addressed.evidence[0]))
+    named = signal(reading, "names_us")
+    if named:
+        signals.extend((0.6, e) for e in named.evidence)
+    topic = signal(reading, "on_topic")
+    if topic:
+        signals.extend((0.4, e) for e in topic.evidence)
     return _noisy_or([w for w, _ in signals]), [what for _, what in signals]
 
 
-def _invitation(
-    post: CanonicalPost, mentions_us: list[str], replies_to_us: bool, asks: bool
-) -> tuple[float, list[str]]:
+def _invitation(reading: Reading) -> tuple[float, list[str]]:
     signals: list[tuple[float, str]] = []
-    if replies_to_us:
-        signals.append((0.8, "replies to our post"))
-    if mentions_us:
-        signals.append((0.6, f"mentions @{mentions_us[0]}"))
-    if asks:
-        signals.append((0.4, "asks a question"))
+    weight, why = _INVITED.get(reading.addressed, (0.0, ""))
+    if weight:
+        signals.append((weight, why))
+    if reading.kind in ("question", "complaint"):
+        signals.append((0.4, f"a {reading.kind}"))
     return _noisy_or([w for w, _ in signals]), [what for _, what in signals]
 
 
 def _engagement(
-    post: CanonicalPost, state: ConversationState, mentions_us: list[str], replies_to_us: bool
+    post: CanonicalPost, state: ConversationState, reading: Reading
 ) -> tuple[float, list[str]]:
     signals: list[tuple[float, str]] = []
-    if replies_to_us:
+    if reading.addressed in ("reply", "thread"):
         signals.append((0.6, "they replied to us"))
-    elif mentions_us:
+    elif reading.addressed == "mention":
         signals.append((0.3, "they mention us"))
     own_count = state.participants.get(post.author.id, 0)
     if own_count >= 2:
@@ -172,11 +128,26 @@ def _openness(
     return 0.5 + 0.25 * recency + 0.25 * (1.0 - dominance), reasons
 
 
+def _age(minutes: float) -> str:
+    """A readable age: minutes, hours, days or years, so an old replay never reads '0 min'."""
+    for unit, size in (("year", 525_600), ("day", 1_440), ("hour", 60)):
+        if minutes >= size:
+            n = minutes / size
+            return f"{n:.0f} {unit}{'' if round(n) == 1 else 's'}"
+    return f"{minutes:.0f} min"
+
+
 def _freshness(post: CanonicalPost, org: Organisation, now: datetime) -> tuple[float, list[str]]:
-    """Halves every half reply-SLA: a post is worth half as much when half our window is gone."""
+    """Halves every half reply-SLA: a post is worth half as much when half our window is gone.
+
+    The age is measured when the post reached us, not when a worker got to it,
+    so a backlog or an offline run scores the same post the same way.
+    """
     age = _minutes(now, post.created_at)
     half_life = org.reply_sla_minutes / 2
-    return 0.5 ** (age / half_life), [f"{age:.0f} min old (half-life {half_life:.0f} min)"]
+    return 0.5 ** (age / half_life), [
+        f"{_age(age)} old when it reached us (half-life {half_life:.0f} min)"
+    ]
 
 
 def _share_of_voice(state: ConversationState) -> tuple[float, list[str]]:
@@ -190,6 +161,51 @@ def _share_of_voice(state: ConversationState) -> tuple[float, list[str]]:
     return others, [f"we wrote {state.own_posts} of {state.post_count} posts"]
 
 
+def _penalties(
+    reading: Reading, decision: Decision, sensitive_topics: Sequence[str]
+) -> tuple[dict[str, float], list[str], list[str]]:
+    """Penalty severities, the sensitivity flags, and a reason per penalty found."""
+    flags: list[str] = []
+    reasons: list[str] = []
+    sensitivity = 0.0
+    for name in dict.fromkeys((*PERSONAL_SIGNALS, *sensitive_topics)):
+        s = signal(reading, name)
+        if s is None:
+            continue
+        flags.append(name)
+        severity = _PERSONAL_SEVERITY.get(name, _TOPIC_SEVERITY)
+        if decision.care:
+            severity /= 2  # a support request that mentions it: answer it, carefully
+        sensitivity = max(sensitivity, severity)
+        reasons.append(f"Touches on {name.replace('_', '-')} ({s.evidence[0]}).")
+    hostility = 0.0
+    for name in HOSTILE_SIGNALS:
+        s = signal(reading, name)
+        if s is not None:
+            hostility = max(hostility, _HOSTILE_SEVERITY[name])
+            reasons.append(f"Contains {name} ({s.evidence[0]}).")
+    offensive = signal(reading, "offensive")
+    if offensive is not None and hostility == 0.0:
+        hostility = _SWEARING_SEVERITY
+        reasons.append(f"Offensive language ({offensive.evidence[0]}): damps, does not silence.")
+    spam = signal(reading, "spam")
+    stuffing = signal(reading, "stuffing")
+    spam_severity = 0.0
+    if spam:
+        spam_severity = 1.0 - (1.0 - spam.score) * (1.0 - (stuffing.score if stuffing else 0.0))
+        reasons.append(f"Looks like spam ({'; '.join(spam.evidence)}).")
+    elif stuffing:
+        spam_severity = stuffing.score
+        reasons.append(f"Many tags or links ({stuffing.evidence[0]}).")
+    penalties = {
+        "sensitivity": sensitivity,
+        "hostility": hostility,
+        "spam": spam_severity,
+        "own_post": 1.0 if decision.rule == "own" else 0.0,
+    }
+    return penalties, flags, reasons
+
+
 def combine(components: Mapping[str, float], weights: Mapping[str, float]) -> float:
     """The published formula: weighted mean of positives, times ``1 - p`` per penalty ``p``."""
     total = sum(weights[c] for c in POSITIVE)
@@ -200,91 +216,39 @@ def combine(components: Mapping[str, float], weights: Mapping[str, float]) -> fl
     return round(min(1.0, max(0.0, positive * factor)), 4)
 
 
-def _escalation(
-    post: CanonicalPost,
-    stakeholders: Sequence[Stakeholder],
-    asks: bool,
-    addressed: bool,
-) -> str | None:
-    """Why a person (press office, legal, public affairs) must see this, or ``None``."""
-    strong = {s.label for s in stakeholders if s.score >= _STAKEHOLDER_MIN}
-    press = _PRESS_REQUEST.search(post.text)
-    if "media" in strong and press:
-        return f"A journalist's request ('{press.group(0)}'): route to the press office."
-    high = sorted(strong & _HIGH_PROFILE)
-    if high and asks and addressed:
-        return f"A {high[0]} stakeholder is asking us something: route to the right team."
-    legal = _LEGAL_SAFETY.search(post.text)
-    if legal and addressed:
-        return f"A complaint with legal or safety words ('{legal.group(0)}'): escalate."
-    return None
-
-
-def _decide(
-    own: bool,
-    found: dict[str, Finding],
-    escalation: str | None,
-    score: float,
-    org: Organisation,
-) -> tuple[Action, str]:
-    t = org.thresholds
-    if own:
-        return "do_not_engage", "This is our own post."
-    if found["hostility"].severity >= ABUSE_THRESHOLD:
-        return "do_not_engage", "Abuse or threats: do not engage (report if needed)."
-    if found["spam"].severity >= SPAM_THRESHOLD:
-        return "do_not_engage", "Spam: do not engage."
-    if escalation:
-        return "escalate", escalation
-    if found["sensitivity"].flags:
-        return "listen_only", "A personal topic: listen only, never pitch."
-    if score >= t.reply:
-        return "reply", f"Score {score:.2f} reaches the reply threshold {t.reply:.2f}."
-    if score >= t.appreciate:
-        return (
-            "appreciate",
-            f"Score {score:.2f} reaches the appreciate threshold {t.appreciate:.2f}.",
-        )
-    return "listen_only", f"Score {score:.2f} is below the appreciate threshold {t.appreciate:.2f}."
-
-
 def score_joinability(
     post: CanonicalPost,
-    entities: Sequence[Mapping[str, object]],
+    reading: Reading,
     stakeholders: Sequence[Stakeholder],
     state: ConversationState,
     org: Organisation,
+    own: bool,
     now: datetime,
 ) -> tuple[Joinability, Sensitivity]:
-    """Score one post; ``state`` is the conversation *after* this post was applied."""
-    own = is_own_post(post, org)
-    mentioned = mentions_us(post, org)
-    replied = replies_to_us(post, state, org)
-    asks = _QUESTION.search(post.text) is not None
+    """Decide and score one post; ``state`` is the conversation *after* this post was applied.
 
+    ``now`` is the reference time for freshness and openness: the time the post
+    reached us (its ``received_at``), so the live stream, a replay and an
+    offline run of the same post agree.
+    """
+    strong = tuple(s.label for s in stakeholders if s.score >= _STAKEHOLDER_MIN)
+    decision = decide(reading, own, tuple(t.strip().lower() for t in org.sensitive_topics), strong)
     parts: dict[str, tuple[float, list[str]]] = {
-        "relevance": _relevance(post, entities, org, mentioned, replied),
-        "invitation": _invitation(post, mentioned, replied, asks),
-        "engagement": _engagement(post, state, mentioned, replied),
+        "relevance": _relevance(reading),
+        "invitation": _invitation(reading),
+        "engagement": _engagement(post, state, reading),
         "openness": _openness(state, org, now),
         "freshness": _freshness(post, org, now),
         "share_of_voice": _share_of_voice(state),
     }
-    found = {
-        "sensitivity": sensitivity(post.text, org.sensitive_topics),
-        "hostility": hostility(post.text),
-        "spam": spam(post),
-    }
+    severity, flags, penalty_reasons = _penalties(
+        reading, decision, [t.strip().lower() for t in org.sensitive_topics]
+    )
     components = {name: round(value, 4) for name, (value, _) in parts.items()}
-    components.update({name: round(f.severity, 4) for name, f in found.items()})
-    components["own_post"] = 1.0 if own else 0.0
+    components.update({name: round(v, 4) for name, v in severity.items()})
     score = combine(components, org.weights)
 
-    addressed = bool(mentioned or replied or components["relevance"] > 0)
-    escalation = _escalation(post, stakeholders, asks, addressed)
-    action, why = _decide(own, found, escalation, score, org)
-
-    reasons = [why]
+    reasons = [f"{decision.why} [rule: {decision.rule}]"]
     ranked = sorted(POSITIVE, key=lambda c: org.weights[c] * components[c], reverse=True)
     for name in ranked[:3]:
         value, details = parts[name]
@@ -296,7 +260,8 @@ def score_joinability(
                 f"Low {name.replace('_', ' ')} ({components[name]:.2f}): "
                 f"{'; '.join(parts[name][1])}."
             )
-    for f in found.values():
-        reasons.extend(f.reasons)
-    joinability = Joinability(score=score, action=action, components=components, reasons=reasons)
-    return joinability, Sensitivity(flags=found["sensitivity"].flags)
+    reasons.extend(penalty_reasons)
+    joinability = Joinability(
+        score=score, action=decision.action, components=components, reasons=reasons
+    )
+    return joinability, Sensitivity(flags=flags)

@@ -32,10 +32,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from processors.conversation import ConversationState, is_own_post, mentions_us, replies_to_us
+from processors.conversation import ConversationState, is_own_post
 from processors.profile import Organisation, normalise_handle
+from processors.reading import signal
 from processors.text import find_links
-from schemas.models import CanonicalPost, Stakeholder, StakeholderLabel
+from schemas.models import CanonicalPost, Reading, Stakeholder, StakeholderLabel
 
 __all__ = ["label_stakeholders"]
 
@@ -80,44 +81,16 @@ _BIO_CUES: list[tuple[StakeholderLabel, re.Pattern[str], float]] = [
     ("investor", _words(r"founder|co-founder"), _WEAK_BIO_WEIGHT),
 ]
 
-_TEXT_CUES: list[tuple[StakeholderLabel, re.Pattern[str]]] = [
-    (
-        "customer",
-        _words(
-            r"my order|i (?:bought|ordered|paid)|my account|my subscription|customer for"
-            r"|refunds?|deliver(?:y|ies)|my parcel|my package|my bill|my booking|my delivery"
-            r"|i (?:have )?(?:purchased|subscribed|booked|downloaded|installed|upgraded|updated)"
-            r"|(?:charged|billed) (?:me|twice|again)|my (?:card|payment|purchase|plan|premium"
-            r"|membership|password|login|email|id|phone|iphone|ipad|laptop|mac|pc|device|app"
-            r"|channel|console|game|flight|ticket|reservation|seat|router|internet|wi-?fi"
-            r"|service|data|files|playlist|music|video|videos|refund)"
-            r"|customer (?:service|support|care)|support team|(?:can't|cannot|can not|unable to)"
-            r" (?:log ?in|sign ?in|access|download|install|update|connect|cancel)"
-            r"|(?:isn't|is not|won't|doesn't|does not|not) (?:working|loading|opening|connecting)"
-            r"|error (?:code|message)"
-        ),
-    ),
-    (
-        "citizen",
-        _words(
-            r"as a resident|residents?|our street|our road|my street|my neighbou?rhood"
-            r"|our neighbou?rhood|council tax|bin collections?|our town|our area|local park"
-        ),
-    ),
-]
-# Someone reporting a problem with, or asking for help with, something they use
-# is the organisation's customer (a brand) or citizen (a public body).
-_SERVED_CUES = _words(
-    r"bugs?|crash(?:es|ed|ing)?|glitch(?:es|y)?|broken|please fix|fix (?:this|it|the)"
-    r"|not working|doesn't work|won't work|stopped working|keeps? (?:crashing|freezing)"
-    r"|can you help|can someone help|help me|any help|how (?:can|do) i|why (?:is|isn't|can't"
-    r"|won't|does|doesn't|do|don't|did) |issues? with|problems? with|scam(?:mers?)?|fraud"
-    r"|hacked|logging into my|outage|down again|still waiting|no reply|no response"
-    r"|your (?:app|apps|website|site|platform|services?|products?|store|shop|checkout|support"
-    r"|customer service|mail|e-?mail|network|servers?|security|customers|users)"
-    r"|subscribers?|billed|free trial|sign(?:ed|ing)? up|i use|i've been using|started using"
-    r"|using your|disconnects|freez(?:es|ing)|won't load|let me (?:log|sign|get) in"
+_CITIZEN_CUES = _words(
+    r"as a resident|residents?|our street|our road|my street|my neighbou?rhood"
+    r"|our neighbou?rhood|council tax|bin collections?|our town|our area|local park"
 )
+_OUTLET_NAME = _words(
+    r"news|times|post|daily|herald|gazette|journal|tribune|chronicle|telegraph|guardian"
+    r"|radio|tv|television|magazine|press|media|reporter|bbc|cnn|reuters|bloomberg"
+)
+_HEADLINE_WEIGHT = 0.4
+_OUTLET_WEIGHT = 0.5
 _GAZETTEER_CUES: dict[str, StakeholderLabel] = {
     "PRODUCT": "customer",
     "LOCATION": "citizen",
@@ -182,6 +155,7 @@ def _domain_matches(domain: str, allowed: str) -> bool:
 def label_stakeholders(
     post: CanonicalPost,
     org: Organisation,
+    reading: Reading,
     entities: Sequence[Mapping[str, Any]] = (),
     state: ConversationState | None = None,
 ) -> list[Stakeholder]:
@@ -222,26 +196,30 @@ def label_stakeholders(
         ev.add("influencer", _VERIFIED_WEIGHT, "verified account")
 
     text = post.text
-    first_person = _FIRST_PERSON.search(text) is not None
-    served = _SERVED_CUES.search(text)
-    if served:
+    first_person = signal(reading, "own_use") is not None or _FIRST_PERSON.search(text) is not None
+    news = reading.kind == "news"
+    if news:
+        headline = signal(reading, "news")
+        ev.add("media", _HEADLINE_WEIGHT, headline.evidence[0] if headline else "a headline")
+        outlet = _OUTLET_NAME.search(f"{author.display_name or ''} {author.handle or ''}")
+        if outlet:
+            ev.add("media", _OUTLET_WEIGHT, f"shares news under a name with '{outlet.group(0)}'")
+    engaged = reading.addressed in ("mention", "reply", "thread")
+    own_use = signal(reading, "own_use")
+    if own_use is not None and reading.about_us and not news:
         ev.add(
             org.served_as,
             _FIRST_CUE_WEIGHT,
-            f"reports a problem or asks for help: '{served.group(0).strip()}'",
+            f"talks about their own use of what we offer ({own_use.evidence[0]})",
         )
+    if engaged and reading.kind in ("question", "complaint"):
+        ev.add(org.served_as, _FIRST_CUE_WEIGHT, f"brings us a {reading.kind} of their own")
     if state is not None and state.we_answered(author.id):
         ev.add(org.served_as, _FIRST_CUE_WEIGHT, "we already answered them in this thread")
-    if first_person and (mentions_us(post, org) or replies_to_us(post, state, org)):
-        ev.add(
-            org.served_as,
-            _ADDRESSED_WEIGHT,
-            "brings their own matter to us directly",
-        )
-    for label, pattern in _TEXT_CUES:
-        for i, m in enumerate(pattern.finditer(text)):
-            weight = _FIRST_CUE_WEIGHT if i == 0 else _MORE_CUE_WEIGHT
-            ev.add(label, weight, f"says '{m.group(0)}'")
+    if first_person and engaged:
+        ev.add(org.served_as, _ADDRESSED_WEIGHT, "brings their own matter to us directly")
+    for i, m in enumerate(_CITIZEN_CUES.finditer(text)):
+        ev.add("citizen", _FIRST_CUE_WEIGHT if i == 0 else _MORE_CUE_WEIGHT, f"says '{m.group(0)}'")
     if first_person:
         for ent in entities:
             label_cue = _GAZETTEER_CUES.get(str(ent.get("label", "")).upper())

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 StakeholderLabel = Literal[
     "customer",
@@ -153,6 +153,39 @@ class Sensitivity(_Model):
     flags: list[str] = Field(default_factory=list)
 
 
+Addressed = Literal["mention", "reply", "thread", "name", "none"]
+PostKind = Literal["question", "complaint", "praise", "news", "promotion", "closing", "chatter"]
+Sentiment = Literal["negative", "neutral", "positive"]
+
+
+class Signal(_Model):
+    """One thing the reading found, how sure it is, and the words or scores that show it."""
+
+    name: str
+    score: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+
+
+class Reading(_Model):
+    """How a careful community manager reads the post, computed once per post.
+
+    Stakeholders and joinability are both derived from it, so a reason in
+    either can always be traced to a signal here.
+    """
+
+    addressed: Addressed = Field(
+        description="How the post addresses us: mentions an own handle or alias, replies to "
+        "us, writes in a thread we answered them in, names us without tagging, or not at all."
+    )
+    about_us: bool = Field(
+        description="Names us, our products, places or programmes, or one of our topics."
+    )
+    kind: PostKind
+    sentiment: Sentiment
+    emotion: str | None = None
+    signals: list[Signal] = Field(default_factory=list)
+
+
 class EnrichedPost(CanonicalPost):
     """A canonical post with what enrichment found, as published on ``posts.enriched``."""
 
@@ -161,6 +194,7 @@ class EnrichedPost(CanonicalPost):
     joinability: Joinability
     conversation: ConversationSummary = Field(default_factory=ConversationSummary)
     sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    reading: Reading | None = None
     processed_at: dict[str, datetime] = Field(
         default_factory=dict, description="Stage name -> UTC time the stage finished."
     )

@@ -1,0 +1,354 @@
+"""The reading of a post: what a careful community manager notices before deciding anything.
+
+One pure step turns a post, its conversation state, the profile, the entities
+and the classifier scores into a :class:`~schemas.models.Reading`. Stakeholder
+labels and joinability are derived from it, so "does this address us?" is
+answered once per post and every later reason can point at a signal here.
+
+Where labelled data exists the judgement comes from the trained classifiers
+(sentiment, irony, emotion, offensive language, hate; ``scores``). Without
+them (a unit test, a worker started without models) the reading falls back to
+the phrase lists alone and says so in the evidence. Phrase lists
+(``processors.lexicons``) decide only what they can explain on their own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from processors import lexicons as lx
+from processors.conversation import ConversationState, mentions_us, replies_to_us
+from processors.profile import Organisation
+from processors.text import split_hashtag
+from schemas.models import Addressed, CanonicalPost, PostKind, Reading, Sentiment, Signal
+
+__all__ = [
+    "ESCALATION_SIGNALS",
+    "HOSTILE_SIGNALS",
+    "PERSONAL_SIGNALS",
+    "Thresholds",
+    "read_post",
+    "signal",
+]
+
+Scores = Mapping[str, Mapping[str, float]]
+
+PERSONAL_SIGNALS = ("self_harm", "grief", "health", "minors")
+"""Built-in personal topics: respected, never pitched to."""
+HOSTILE_SIGNALS = ("threat", "abuse", "hate")
+"""Aimed at someone: never engaged."""
+ESCALATION_SIGNALS = ("press", "legal", "safety", "account_security")
+"""Matters for a person on another team (press office, legal, safety, fraud)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Classifier probabilities at which a signal counts, chosen on the evaluation set."""
+
+    irony: float = 0.6
+    offensive: float = 0.5
+    hate: float = 0.75
+    hate_offensive: float = 0.5
+    sentiment: float = 0.5
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+_CLOSING_MAX_WORDS = 14
+_HEADLINE_MIN_WORDS = 5
+
+
+@dataclass
+class _Found:
+    signals: dict[str, Signal] = field(default_factory=dict)
+
+    def add(self, name: str, score: float, evidence: str) -> None:
+        have = self.signals.get(name)
+        if have is None:
+            self.signals[name] = Signal(name=name, score=round(score, 4), evidence=[evidence])
+        else:
+            have.score = round(max(have.score, score), 4)
+            have.evidence.append(evidence)
+
+    def match(self, name: str, pattern: re.Pattern[str], text: str, score: float = 1.0) -> bool:
+        m = pattern.search(text)
+        if m:
+            self.add(name, score, f"'{m.group(0).strip()}'")
+        return m is not None
+
+
+def _plain(text: str) -> str:
+    """The text the phrase lists read: entities unescaped, curly apostrophes made straight."""
+    return html.unescape(text).translate(_QUOTES)
+
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def signal(reading: Reading, name: str) -> Signal | None:
+    """The reading's signal called ``name``, if it was found."""
+    return next((s for s in reading.signals if s.name == name), None)
+
+
+@lru_cache(maxsize=64)
+def _phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation per profile (cached): names and gazetteer phrases, longest first."""
+    cleaned = sorted({p.strip().lstrip("@") for p in phrases if p.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    body = "|".join(re.escape(p).replace(r"\ ", r"[\s_]+") for p in cleaned)
+    return re.compile(rf"(?<![\w@])(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _our_names(org: Organisation) -> tuple[str, ...]:
+    """What people call us without tagging: the name, own handles' and aliases' local parts."""
+    handles = [h.split("@")[0] for hs in org.accounts.values() for h in hs] + list(org.aliases)
+    names = [org.name, *(h.lstrip("@").split("@")[0] for h in handles)]
+    names += [g.text for g in org.gazetteer]
+    return tuple(n for n in names if len(n.strip()) >= 3)
+
+
+def _addressed(
+    post: CanonicalPost,
+    state: ConversationState | None,
+    org: Organisation,
+    haystack: str,
+    gazetteer: Sequence[str],
+    found: _Found,
+) -> Addressed:
+    """The strongest way the post addresses us; every way found is kept as evidence."""
+    pattern = _phrases(_our_names(org))
+    named = sorted({m.group(0) for m in pattern.finditer(haystack)}) if pattern else []
+    for name in [*named, *(g for g in gazetteer if g.lower() not in {n.lower() for n in named})]:
+        found.add("names_us", 0.7, f"names '{name}'")
+    mentioned = mentions_us(post, org)
+    if mentioned:
+        found.add("addresses_us", 1.0, f"mentions @{mentioned[0]}")
+        return "mention"
+    if replies_to_us(post, state, org):
+        found.add("addresses_us", 1.0, "replies to our post")
+        return "reply"
+    if state is not None and post.in_reply_to is not None and state.we_answered(post.author.id):
+        found.add("addresses_us", 0.8, "writes on in a thread where we answered them")
+        return "thread"
+    return "name" if named or gazetteer else "none"
+
+
+def _passing(text: str, org: Organisation) -> bool:
+    """Our handle sits inside the sentence ("watching the match with @Brand"), not leading it."""
+    stripped = re.sub(r"^(?:\s*@\w+)+", "", text)
+    if len(stripped) < len(text):
+        return False  # a leading mention is how people write to an account
+    tail = re.search(r"(?:@\w+\s*)+$", text.strip())
+    return tail is None  # a mention tagged on at the end is addressed, too
+
+
+def _officials_tagged(post: CanonicalPost, org: Organisation) -> list[str]:
+    """Mentions of regulators and officials from the profile: a complaint copied to them."""
+    listed = org.listed("officials")
+    return [m for m in post.mentions if m.lower().lstrip("@") in listed]
+
+
+def _on_topic(org: Organisation, haystack: str, found: _Found) -> bool:
+    pattern = _phrases(tuple(org.topics))
+    m = pattern.search(haystack) if pattern is not None else None
+    if m:
+        found.add("on_topic", 0.4, f"is about '{m.group(0)}'")
+    return m is not None
+
+
+def _top(scores: Mapping[str, float]) -> tuple[str, float]:
+    label = max(scores, key=lambda k: scores[k])
+    return label, scores[label]
+
+
+def _classified(
+    scores: Scores | None, t: Thresholds, found: _Found
+) -> tuple[Sentiment | None, str | None]:
+    """Signals from the trained classifiers; (sentiment, emotion) or (None, None) without them."""
+    if not scores:
+        return None, None
+    sentiment: Sentiment | None = None
+    if "sentiment" in scores:
+        label, p = _top(scores["sentiment"])
+        if label in ("negative", "neutral", "positive"):
+            sentiment = label  # type: ignore[assignment]  # checked against the Literal above
+            found.add(f"sentiment_{label}", p, f"sentiment classifier {label} {p:.2f}")
+    irony = scores.get("irony", {}).get("irony", 0.0)
+    if irony >= t.irony:
+        found.add("irony", irony, f"irony classifier {irony:.2f}")
+    offensive = scores.get("offensive", {}).get("offensive", 0.0)
+    if offensive >= t.offensive:
+        found.add("offensive", offensive, f"offensive-language classifier {offensive:.2f}")
+    hate = scores.get("hate", {}).get("hate", 0.0)
+    if hate >= t.hate and offensive >= t.hate_offensive:
+        found.add("hate", hate, f"hate-speech classifier {hate:.2f}")
+    emotion = None
+    if "emotion" in scores:
+        emotion, p = _top(scores["emotion"])
+        found.add(f"emotion_{emotion}", p, f"emotion classifier {emotion} {p:.2f}")
+    return sentiment, emotion
+
+
+def _fallback_sentiment(found: _Found) -> Sentiment:
+    """Without the classifier: problems read negative, praise and thanks positive."""
+    has = found.signals
+    if "problem" in has:
+        return "negative"
+    if "praise" in has or "thanks" in has:
+        return "positive"
+    return "neutral"
+
+
+def _personal(text: str, org: Organisation, found: _Found) -> None:
+    found.match("self_harm", lx.SELF_HARM, text)
+    found.match("grief", lx.GRIEF, text)
+    found.match("health", lx.HEALTH, text)
+    found.match("minors", lx.MINORS, text)
+    for topic in org.sensitive_topics:
+        name = topic.strip().lower()
+        if not name or name in _BUILTIN_ALIASES:
+            continue
+        pattern = lx.BUILTIN_TOPICS.get(name) or _phrases((topic,))
+        if pattern is not None:
+            found.match(name, pattern, text)
+
+
+_BUILTIN_ALIASES = {
+    "children",
+    "minors",
+    "kids",
+    "grief",
+    "bereavement",
+    "health",
+    "illness",
+    "self_harm",
+    "self-harm",
+}
+
+
+def _looks_like_headline(post: CanonicalPost, text: str, addressed: Addressed) -> str | None:
+    """A link shared with a title, third person, not written to us: news, not a conversation."""
+    if addressed in ("mention", "reply", "thread") or not post.links:
+        return None
+    prose = re.sub(r"https?://\S+|[@#]\w+", " ", text)
+    words = re.findall(r"[A-Za-z][\w'\u2019-]*", prose)
+    if len(words) < _HEADLINE_MIN_WORDS or lx.FIRST_PERSON.search(prose):
+        return None
+    capitalised = sum(1 for w in words if w[0].isupper()) / len(words)
+    cue = lx.HEADLINE_WORDS.search(prose)
+    if capitalised >= 0.5:
+        return f"a link under a title-case headline ({capitalised:.0%} capitalised words)"
+    if cue:
+        return f"a link with news wording ('{cue.group(0)}'), no first person"
+    return None
+
+
+def _kind(
+    post: CanonicalPost,
+    text: str,
+    addressed: Addressed,
+    state: ConversationState | None,
+    found: _Found,
+) -> PostKind:
+    has = found.signals
+    if "spam" in has or "promotion" in has:
+        return "promotion"
+    headline = _looks_like_headline(post, text, addressed)
+    if headline:
+        found.add("news", 0.7, headline)
+        return "news"
+    asks = "question" in has or "request" in has
+    short = len(text.split()) <= _CLOSING_MAX_WORDS
+    to_us = addressed in ("mention", "reply", "thread")
+    resolved = lx.RESOLVED.search(text)
+    acknowledges = "thanks" in has or lx.ACK.search(text) is not None
+    if to_us and resolved and "?" not in text:
+        found.add("closing", 0.8, f"says it is settled ('{resolved.group(0)}')")
+        return "closing"
+    if to_us and short and acknowledges and "problem" not in has and not asks:
+        found.add("closing", 0.8, "a short thank-you or acknowledgement")
+        return "closing"
+    if "problem" in has:
+        return "complaint"
+    if asks:
+        return "question"
+    if "praise" in has or "thanks" in has:
+        return "praise"
+    return "chatter"
+
+
+def read_post(
+    post: CanonicalPost,
+    state: ConversationState | None,
+    org: Organisation,
+    entities: Sequence[Mapping[str, Any]] = (),
+    scores: Scores | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Reading:
+    """Read one post; ``state`` is its conversation *after* the post was applied."""
+    found = _Found()
+    text = _plain(post.text)
+    haystack = text + " " + " ".join(split_hashtag(t) for t in post.hashtags)
+    gazetteer = sorted({str(e.get("text", "")) for e in entities if e.get("source") == "gazetteer"})
+    addressed = _addressed(post, state, org, haystack, gazetteer, found)
+    on_topic = _on_topic(org, haystack, found)
+
+    sentiment, emotion = _classified(scores, thresholds, found)
+    if not scores:
+        found.match("offensive", lx.PROFANITY, text, 0.5)
+    found.match("threat", lx.THREAT, text)
+    if not found.match("abuse", lx.ABUSE, text):
+        insult = lx.INSULT.search(text)
+        aimed = lx.SECOND_PERSON.search(text) or addressed in ("mention", "reply", "thread")
+        if insult and aimed:
+            found.add("abuse", 0.9, f"'{insult.group(0)}' aimed at someone")
+    found.match("spam", lx.SPAM, text)
+    if len(post.hashtags) >= 5 or len(post.links) >= 3:
+        # Stuffing alone is how some people post; it only adds to a stronger sign.
+        found.add("stuffing", 0.35, f"{len(post.hashtags)} hashtags, {len(post.links)} links")
+    found.match("promotion", lx.PROMOTION, text, 0.6)
+    found.match("press", lx.PRESS, text)
+    found.match("legal", lx.LEGAL, text)
+    found.match("safety", lx.SAFETY, text)
+    security = lx.ACCOUNT_SECURITY.search(text)
+    money = lx.MONEY.search(text)
+    if security and money:
+        found.add(
+            "account_security",
+            1.0,
+            f"'{security.group(0)}' with money at stake ('{money.group(0)}')",
+        )
+    found.match("account_security", lx.DATA_BREACH, text)
+    officials = _officials_tagged(post, org)
+    if officials:
+        found.add("legal", 0.8, f"tags @{officials[0]}, on our officials list")
+    _personal(text, org, found)
+    if lx.QUESTION.search(text) is not None:
+        found.add("question", 0.6, "asks a question")
+    found.match("request", lx.REQUEST, text)
+    found.match("problem", lx.PROBLEM, text)
+    found.match("own_use", lx.USE, text)
+    found.match("speaks_to_us", lx.SECOND_PERSON, text, 0.5)
+    if addressed == "mention" and _passing(text, org):
+        found.add("passing_mention", 0.6, "tags us in passing, mid-sentence")
+    found.match("praise", lx.PRAISE, text)
+    found.match("thanks", lx.THANKS, text)
+    found.match("warm", lx.WARM, text)
+
+    kind = _kind(post, text, addressed, state, found)
+    if sentiment is None:
+        sentiment = _fallback_sentiment(found)
+        found.add(f"sentiment_{sentiment}", 0.5, "read from phrases (no classifier scores)")
+    return Reading(
+        addressed=addressed,
+        about_us=addressed != "none" or on_topic,
+        kind=kind,
+        sentiment=sentiment,
+        emotion=emotion,
+        signals=list(found.signals.values()),
+    )

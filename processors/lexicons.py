@@ -241,6 +241,7 @@ PROBLEM = _rx(
     r"|sick of|tired of|lost (?:me|a) (?:as a )?customer|cancel(?:l?ing)? my (?:subscription"
     r"|account|membership|contract)|switching to|outage|down (?:again|for)|suspended|locked out"
     r"|disabled my|banned|deleted my|issues? with|problems? with|trouble with|complaint"
+    r"|hacked|compromised"
     r"|fix (?:this|it|your|their|the)|sort (?:this|it) out|poor service|customer service is"
     r"|didn'?t (?:work|receive|get|arrive|come|load|go through|help|fix)|not (?:receiving"
     r"|getting|loading|able|showing|playing|connecting|syncing|responding)|doesn'?t (?:help"

@@ -264,7 +264,9 @@ def _kind(
         return "news"
     asks = "question" in has or "request" in has
     short = len(text.split()) <= _CLOSING_MAX_WORDS
-    to_us = addressed in ("mention", "reply", "thread")
+    # A closing answers something: our post, or a thread we are part of.
+    answering = post.in_reply_to is not None or (state is not None and state.own_posts > 0)
+    to_us = addressed in ("mention", "reply", "thread") and answering
     resolved = lx.RESOLVED.search(text)
     acknowledges = "thanks" in has or lx.ACK.search(text) is not None
     if to_us and resolved and "?" not in text:

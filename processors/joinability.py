@@ -21,7 +21,7 @@ from datetime import datetime
 from processors.conversation import ConversationState
 from processors.policy import Decision, decide
 from processors.profile import Organisation
-from processors.reading import HOSTILE_SIGNALS, PERSONAL_SIGNALS, signal
+from processors.reading import HOSTILE_SIGNALS, PERSONAL_SIGNALS, profile_topics, signal
 from schemas.models import CanonicalPost, Joinability, Reading, Sensitivity, Stakeholder
 
 __all__ = ["PENALTIES", "POSITIVE", "combine", "score_joinability"]
@@ -232,7 +232,8 @@ def score_joinability(
     offline run of the same post agree.
     """
     strong = tuple(s.label for s in stakeholders if s.score >= _STAKEHOLDER_MIN)
-    decision = decide(reading, own, tuple(t.strip().lower() for t in org.sensitive_topics), strong)
+    topics = profile_topics(org)
+    decision = decide(reading, own, topics, strong)
     parts: dict[str, tuple[float, list[str]]] = {
         "relevance": _relevance(reading),
         "invitation": _invitation(reading),
@@ -241,9 +242,7 @@ def score_joinability(
         "freshness": _freshness(post, org, now),
         "share_of_voice": _share_of_voice(state),
     }
-    severity, flags, penalty_reasons = _penalties(
-        reading, decision, [t.strip().lower() for t in org.sensitive_topics]
-    )
+    severity, flags, penalty_reasons = _penalties(reading, decision, topics)
     components = {name: round(value, 4) for name, (value, _) in parts.items()}
     components.update({name: round(v, 4) for name, v in severity.items()})
     score = combine(components, org.weights)

@@ -224,6 +224,7 @@ REQUEST = _rx(
     r"|(?:can|could|may|do|should|would|will) (?:i|we) (?:still |just |please )?\w+"
     r"|is it possible|i (?:need|want|would like) (?:to|a|an|my|help)|let me know|dm me"
     r"|tell me|any way to|how to|wondering (?:if|whether|how|why)|h+e+l+p+"
+    r"|(?:please|pls|plz) (?!(?:no|god)\b)\w+"
 )
 PROBLEM = _rx(
     r"not working|doesn'?t work|won'?t (?:work|load|open|let|play|connect|start|turn on|sync"

@@ -32,6 +32,7 @@ __all__ = [
     "HOSTILE_SIGNALS",
     "PERSONAL_SIGNALS",
     "Thresholds",
+    "profile_topics",
     "read_post",
     "signal",
 ]
@@ -204,16 +205,23 @@ def _fallback_sentiment(found: _Found) -> Sentiment:
     return "neutral"
 
 
+def profile_topics(org: Organisation) -> tuple[str, ...]:
+    """The profile's own sensitive topics ("politics", "redundancy"), beyond the built-in ones.
+
+    Grief, health, minors and self-harm are always read; naming them in the
+    profile (or ``children``, ``bereavement``, ...) adds nothing.
+    """
+    names = (t.strip().lower() for t in org.sensitive_topics)
+    return tuple(dict.fromkeys(n for n in names if n and n not in _BUILTIN_ALIASES))
+
+
 def _personal(text: str, org: Organisation, found: _Found) -> None:
     found.match("self_harm", lx.SELF_HARM, text)
     found.match("grief", lx.GRIEF, text)
     found.match("health", lx.HEALTH, text)
     found.match("minors", lx.MINORS, text)
-    for topic in org.sensitive_topics:
-        name = topic.strip().lower()
-        if not name or name in _BUILTIN_ALIASES:
-            continue
-        pattern = lx.BUILTIN_TOPICS.get(name) or _phrases((topic,))
+    for name in profile_topics(org):
+        pattern = lx.BUILTIN_TOPICS.get(name) or _phrases((name,))
         if pattern is not None:
             found.match(name, pattern, text)
 

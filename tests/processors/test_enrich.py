@@ -31,8 +31,11 @@ EXAMPLE_ORG = Organisation(
     name="Riverton Council",
     accounts={"x": ["RivertonCouncil"]},
     media=["rivertongazette"],
+    officials=["LGOmbudsman"],
     topics=["recycling", "bin collection", "parking"],
     gazetteer=[GazetteerEntry(text="Green Bins", label="PROGRAMME")],
+    sensitive_topics=["grief", "health", "children", "politics"],
+    served_as="citizen",
 )
 _T = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
 
@@ -46,7 +49,7 @@ def _p(
     reply: tuple[str, str] | None = None,
     **author: Any,
 ) -> CanonicalPost:
-    from processors.text import find_hashtags, find_mentions
+    from processors.text import find_hashtags, find_links, find_mentions
 
     return CanonicalPost(
         id=f"x:{pid}",
@@ -58,10 +61,12 @@ def _p(
         in_reply_to=ReplyTarget(post_id=f"x:{reply[0]}", author_id=reply[1]) if reply else None,
         mentions=[s.value for s in find_mentions(text)],
         hashtags=[s.value for s in find_hashtags(text)],
+        links=[s.value for s in find_links(text)],
     )
 
 
 US = "x:rivertoncouncil"
+NEWS = "https://news.example/riverton-parking"
 EXAMPLE_POSTS = [
     _p(
         "a1",
@@ -104,12 +109,71 @@ EXAMPLE_POSTS = [
         "d",
         bio="Local democracy reporter",
     ),
+    _p("e1", "@RivertonCouncil the new Green Bins are brilliant, thank you!", "ana", 50, "e"),
+    _p(
+        "f1",
+        "Three weeks without a bin collection. Riverton Council just lost me as a resident "
+        "@RivertonCouncil",
+        "marc",
+        55,
+        "f",
+    ),
+    _p(
+        "g1",
+        f"Is Riverton Council Cannibalising Its Own Parking Revenue? {NEWS}",
+        "citywatch",
+        60,
+        "g",
+    ),
+    _p(
+        "h1",
+        "@RivertonCouncil my son is new to the area, can you help him get a library card?",
+        "leah",
+        65,
+        "h",
+    ),
+    _p("i1", "RIP grandad, heartbroken. He loved the Riverton Council allotments", "kim", 70, "i"),
+    _p("j1", "@RivertonCouncil you lot are useless idiots, absolute scum", "angry1", 75, "j"),
+    _p("k1", "DM me for 10k followers!!! cheap!!! @RivertonCouncil", "growfast", 80, "k"),
+    _p(
+        "l1",
+        "Riverton Council is run by the Tories for the Tories, vote them out at the election",
+        "redrose",
+        85,
+        "l",
+    ),
+    _p(
+        "m1",
+        "@RivertonCouncil your bin lorry sped down the alley and almost hit me and my dog",
+        "walker9",
+        90,
+        "m",
+    ),
+    _p(
+        "n1",
+        "@LGOmbudsman please investigate Riverton Council over the parking fines",
+        "fairfines",
+        95,
+        "n",
+    ),
+    _p("o1", "My trackpad just died. @RivertonCouncil is the tip open on Sunday?", "raj", 99, "o"),
 ]
 EXAMPLES = {  # post id -> (title, expected action); the doc shows each one's numbers
     "x:a1": ("A resident asks us directly", "reply"),
     "x:b4": ("A thread where we already spoke twice, unanswered", "listen_only"),
-    "x:c1": ("A bereaved resident", "listen_only"),
+    "x:c1": ("A bereaved resident asks us for something", "reply"),
     "x:d1": ("A journalist asks for a statement", "escalate"),
+    "x:e1": ("Praise", "appreciate"),
+    "x:f1": ("Someone we are losing", "reply"),
+    "x:g1": ("A headline with a question mark", "listen_only"),
+    "x:h1": ("A support request that mentions a child", "reply"),
+    "x:i1": ("Grief that names us", "listen_only"),
+    "x:j1": ("Abuse", "do_not_engage"),
+    "x:k1": ("Follower selling", "do_not_engage"),
+    "x:l1": ("A political rant", "listen_only"),
+    "x:m1": ("A safety incident", "escalate"),
+    "x:n1": ("A call on a regulator", "escalate"),
+    "x:o1": ("A dead trackpad is not a bereavement", "reply"),
 }
 
 
@@ -283,6 +347,9 @@ if __name__ == "__main__":  # print the worked examples for docs/joinability.md
         print(f"> {post.text}\n")
         print(render(post) + "\n")
         print("stakeholders:", [(s.label, s.score) for s in post.stakeholders])
+        if post.reading is not None:
+            print("reading:", post.reading.addressed, post.reading.kind, post.reading.sentiment)
+            print("signals:", [(s.name, s.evidence) for s in post.reading.signals])
         print("conversation:", post.conversation.model_dump(exclude_none=True))
         for r in post.joinability.reasons:
             print(f"- {r}")

@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 MAX_POSTS = 200
+MAX_HOSTILE = 50
 MAX_PARTICIPANTS = 1000
 
 _APPRECIATION = re.compile(
@@ -119,6 +120,11 @@ class ConversationState(BaseModel):
         default_factory=list,
         description="Deleted ids (bounded), so a replayed post cannot come back.",
     )
+    hostile_authors: list[str] = Field(
+        default_factory=list,
+        description="Authors who posted abuse, threats or hate here (bounded), so a pile-on "
+        "is read as one.",
+    )
 
     @property
     def post_ids(self) -> list[str]:
@@ -136,8 +142,15 @@ class ConversationState(BaseModel):
                 "participants": dict(self.participants),
                 "own_author_ids": list(self.own_author_ids),
                 "deleted_post_ids": list(self.deleted_post_ids),
+                "hostile_authors": list(self.hostile_authors),
             }
         )
+
+    def mark_hostile(self, author_id: str) -> None:
+        """Remember that ``author_id`` was hostile in this thread (call on an evolved copy)."""
+        if author_id not in self.hostile_authors:
+            self.hostile_authors.append(author_id)
+            del self.hostile_authors[:-MAX_HOSTILE]
 
     def was_deleted(self, post_id: str) -> bool:
         """True for a post the platform deleted (possibly before we ever saw it)."""

@@ -25,7 +25,7 @@ from processors.conversation import (
 from processors.entities import EntityExtractor
 from processors.joinability import score_joinability
 from processors.profile import Organisation
-from processors.reading import read_post
+from processors.reading import HOSTILE_SIGNALS, read_post
 from processors.stakeholders import label_stakeholders
 from schemas.models import CanonicalPost, EnrichedPost, Entity, PostDeleted
 
@@ -64,6 +64,8 @@ def enrich_post(
         )
     new_state = apply_post(state, post, org)
     reading = read_post(post, new_state, org, entities, scores)
+    if not post.author.is_org_account and any(s.name in HOSTILE_SIGNALS for s in reading.signals):
+        new_state.mark_hostile(post.author.id)
     stakeholders = label_stakeholders(post, org, reading, entities, new_state)
     seen = post.received_at or now
     joinability, sensitivity = score_joinability(

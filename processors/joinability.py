@@ -33,7 +33,7 @@ _HIGH_PROFILE = ("media", "official", "investor")
 _STAKEHOLDER_MIN = 0.5
 _PERSONAL_SEVERITY = {"self_harm": 0.9, "grief": 0.8, "minors": 0.7, "health": 0.6}
 _TOPIC_SEVERITY = 0.6
-_HOSTILE_SEVERITY = {"threat": 1.0, "abuse": 0.9, "hate": 0.9}
+_HOSTILE_SEVERITY = {"threat": 1.0, "abuse": 0.9, "hate": 0.9, "pile_on": 0.8}
 _SWEARING_SEVERITY = 0.3
 
 _INVITED = {

@@ -137,7 +137,8 @@ PROFANITY = _rx(r"fuck\w*|shit\w*|crap|bullshit|bloody|damn|wtf|arse|ass(?:hole)
 """Plain swearing: read as offensive language only when the classifier is not there."""
 INSULT = _rx(
     r"idiots?|morons?|scum(?:bags?)?|cunts?|twats?|retard(?:s|ed)?|dickheads?|wankers?"
-    r"|pricks?|imbeciles?|piece ?o(?:f|\s)? ?shit|pieceoshit|parasites?|filth"
+    r"|pricks?|imbeciles?|piece ?o(?:f|\s)? ?shit|pieceoshit|parasites?|filth|clowns|muppets"
+    r"|numpties|halfwits|cretins"
 )
 """An insult word: abuse once the post is aimed at someone (second person, or written to us)."""
 

@@ -151,7 +151,8 @@ def decide(
     first_person = own_use or signal(reading, "request") is not None
     named_need = reading.addressed == "name" and first_person and reading.kind in _NEEDS
     helps = named_need or (addressed and _owed_an_answer(reading))
-    if personal and not helps:
+    asks = reading.kind in _NEEDS and (addressed or named_need)
+    if personal and not asks:
         return Decision(
             "listen_only",
             "personal",

@@ -41,7 +41,7 @@ Scores = Mapping[str, Mapping[str, float]]
 
 PERSONAL_SIGNALS = ("self_harm", "grief", "health", "minors")
 """Built-in personal topics: respected, never pitched to."""
-HOSTILE_SIGNALS = ("threat", "abuse", "hate")
+HOSTILE_SIGNALS = ("threat", "abuse", "hate", "pile_on")
 """Aimed at someone: never engaged."""
 ESCALATION_SIGNALS = ("press", "legal", "safety", "account_security")
 """Matters for a person on another team (press office, legal, safety, fraud)."""
@@ -146,6 +146,23 @@ def _passing(text: str, org: Organisation) -> bool:
         return False  # a leading mention is how people write to an account
     tail = re.search(r"(?:@\w+\s*)+$", text.strip())
     return tail is None  # a mention tagged on at the end is addressed, too
+
+
+def _pile_on(
+    post: CanonicalPost, state: ConversationState | None, text: str, found: _Found
+) -> None:
+    """Joining someone's abuse, or coming back with more of it: never an opening for us."""
+    if state is None or not state.hostile_authors:
+        return
+    hostile = set(state.hostile_authors)
+    negative = found.signals.get("sentiment_negative")
+    insult = lx.INSULT.search(text)
+    if post.author.id in hostile and (insult or negative):
+        found.add("pile_on", 0.9, "comes back with more after abusing us in this thread")
+        return
+    target = post.in_reply_to.author_id if post.in_reply_to else None
+    if target in hostile and (insult or negative):
+        found.add("pile_on", 0.8, "joins in with someone's abuse in this thread")
 
 
 def _officials_tagged(post: CanonicalPost, org: Organisation) -> list[str]:
@@ -333,6 +350,7 @@ def read_post(
             1.0,
             f"'{security.group(0)}' with money at stake ('{money.group(0)}')",
         )
+    _pile_on(post, state, text, found)
     found.match("account_security", lx.DATA_BREACH, text)
     officials = _officials_tagged(post, org)
     if officials:

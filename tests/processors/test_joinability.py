@@ -103,21 +103,30 @@ def test_a_fresh_complaint_beats_a_thread_where_we_spoke_twice_unanswered(
     assert any("step back" in r for r in ignored.reasons)
 
 
-def test_grief_is_flagged_and_never_replied_to(org: Organisation, make_post: MakePost) -> None:
+def test_grief_is_respected_and_a_request_in_grief_answered_with_care(
+    org: Organisation, make_post: MakePost
+) -> None:
     j, sens = _score(
-        org,
-        [
-            make_post(
-                "1",
-                "@AcmeCouncil my mum passed away last week, can you stop the green bins letters?",
-            )
-        ],
+        org, [make_post("1", "@AcmeCouncil my mum passed away last week, miss her so much")]
     )
     _check_formula(j, org)
     assert "grief" in sens.flags
     assert j.action == "listen_only"
     assert j.components["sensitivity"] >= 0.8
     assert any("grief" in r for r in j.reasons)
+    asks, sens = _score(
+        org,
+        [
+            make_post(
+                "2",
+                "@AcmeCouncil my mum passed away last week, can you stop the green bins letters?",
+                conversation="x:c2",
+            )
+        ],
+    )
+    assert "grief" in sens.flags and asks.action == "reply"
+    assert asks.components["sensitivity"] == 0.4  # halved: answer it, carefully
+    assert "Take care" in asks.reasons[0]
 
 
 def test_health_minors_and_custom_topics_are_flagged(

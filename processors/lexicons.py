@@ -23,6 +23,7 @@ __all__ = [
     "BUILTIN_TOPICS",
     "DATA_BREACH",
     "FIRST_PERSON",
+    "GIVE_UP",
     "GRIEF",
     "HEADLINE_WORDS",
     "HEALTH",
@@ -253,6 +254,8 @@ PROBLEM = _rx(
     r"|nothing'?s? (?:is )?(?:resolved|fixed|happened|changed)|hurry up|is doing nothing"
     r"|gouging|scam(?:med)?|rip(?:ped)? off|waste of (?:money|time)|gotten money out of"
     r"|(?:won'?t|doesn'?t|can'?t|didn'?t) (?:even )?\w+ (?:my|the|it|anything)"
+    r"|(?:there'?s|there is) no (?:way|option)|no option to|not having an option|why can'?t"
+    r"|wish (?:you|there was)|please add|feature request|bring back"
 )
 USE = _rx(
     _ME + r" (?:\w+ ){0,2}(?:order(?:ed)?|bought|paid|purchased|subscribed|booked|downloaded"
@@ -287,7 +290,7 @@ WARM = _rx(
 )
 ACK = _rx(
     r"ok(?:ay)?|k|will do|got it|noted|sure|alright|fine|understood|i see|no worries|np|cool"
-    r"|done|sent|dm(?:'?d|ed)|👍"
+    r"|done|👍"
 )
 RESOLVED = _rx(
     r"(?:it'?s|its|all|that'?s|problem'?s?|issue'?s?|everything'?s?) (?:\w+ ){0,3}(?:sorted|fixed"
@@ -296,6 +299,13 @@ RESOLVED = _rx(
     r"|don'?t worry about it|i'?ll (?:just )?(?:go ahead|stick with|give up)|gave up|give up"
     r"|will (?:do|try)|have done|i will\b"
 )
+GIVE_UP = _rx(
+    r"gave up|give up|giving up|forget it|never ?mind|nvm|not gonna worry|don'?t worry about it"
+    r"|thanks? anyway|thanks? for trying|i'?ll (?:just )?(?:go ahead|use|download|stick with"
+    r"|switch|try (?:something|another|elsewhere))|switch(?:ing)? to|no point"
+    r"|not (?:really )?(?:any|much) point"
+)
+"""Someone who stops asking without being helped: nothing to thank them for."""
 HEADLINE_WORDS = _rx(
     r"breaking|report(?:s|ed)?|reportedly|announces?|announced|launch(?:es|ed)|unveils?"
     r"|unveiled|says|said|according to|via|exclusive|update|rumou?rs?|leak(?:s|ed)?|study"

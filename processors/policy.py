@@ -23,7 +23,8 @@ Rules, in order (the first that applies wins):
 - ``news``: a headline or a third party's report -> listen_only.
 - ``help``: a question, request or problem addressed to us, or about the
   author's own use of what we offer -> reply (flagged for care when personal).
-- ``thanks``: a warm thank-you after our answer -> appreciate.
+- ``thanks``: a sincere thank-you after our answer (not a give-up "thanks
+  anyway") -> appreciate.
 - ``closing``: a bare acknowledgement after our answer -> listen_only.
 - ``praise``: praise, thanks or good news, positive and not ironic, to or
   naming us -> appreciate.
@@ -148,8 +149,7 @@ def decide(
         )
     personal = _evidence(reading, PERSONAL_SIGNALS)
     own_use = signal(reading, "own_use") is not None
-    first_person = own_use or signal(reading, "request") is not None
-    named_need = reading.addressed == "name" and first_person and reading.kind in _NEEDS
+    named_need = reading.addressed == "name" and own_use and reading.kind in _NEEDS
     helps = named_need or (addressed and _owed_an_answer(reading))
     asks = reading.kind in _NEEDS and (addressed or named_need)
     if personal and not asks:
@@ -172,7 +172,8 @@ def decide(
         return Decision("reply", "help", why, care=personal is not None)
     ironic = signal(reading, "irony") is not None
     if reading.kind == "closing":
-        if signal(reading, "warm") is not None and not ironic:
+        grateful = signal(reading, "warm") is not None or signal(reading, "thanks") is not None
+        if grateful and not ironic and signal(reading, "give_up") is None:
             return Decision(
                 "appreciate", "thanks", "A warm thank-you after our answer: a like or a thanks."
             )

@@ -51,9 +51,9 @@ ESCALATION_SIGNALS = ("press", "legal", "safety", "account_security")
 class Thresholds:
     """Classifier probabilities at which a signal counts, chosen on the evaluation set."""
 
-    irony: float = 0.6
+    irony: float = 0.8
     offensive: float = 0.5
-    hate: float = 0.75
+    hate: float = 0.7
     hate_offensive: float = 0.5
     sentiment: float = 0.5
 
@@ -126,6 +126,10 @@ def _addressed(
     named = sorted({m.group(0) for m in pattern.finditer(haystack)}) if pattern else []
     for name in [*named, *(g for g in gazetteer if g.lower() not in {n.lower() for n in named})]:
         found.add("names_us", 0.7, f"names '{name}'")
+    if pattern is not None:
+        mine = re.search(rf"\bmy\s+(?:new\s+|old\s+)?(?:{pattern.pattern})", haystack, re.I)
+        if mine:
+            found.add("own_use", 1.0, f"'{mine.group(0)}'")
     mentioned = mentions_us(post, org)
     if mentioned:
         found.add("addresses_us", 1.0, f"mentions @{mentioned[0]}")
@@ -141,6 +145,8 @@ def _addressed(
 
 def _passing(text: str, org: Organisation) -> bool:
     """Our handle sits inside the sentence ("watching the match with @Brand"), not leading it."""
+    if re.search(r"\b(?:via|by|from|h/t|cc)\s+@\w+", text, re.IGNORECASE):
+        return True  # an attribution or a copy, not a message to us
     stripped = re.sub(r"^(?:\s*@\w+)+", "", text)
     if len(stripped) < len(text):
         return False  # a leading mention is how people write to an account
@@ -278,8 +284,10 @@ def _kind(
     text: str,
     addressed: Addressed,
     state: ConversationState | None,
+    sentiment: Sentiment | None,
     found: _Found,
 ) -> PostKind:
+    """What the post is; ``sentiment`` is the classifier's (None without it)."""
     has = found.signals
     if "spam" in has or "promotion" in has:
         return "promotion"
@@ -294,8 +302,13 @@ def _kind(
     to_us = addressed in ("mention", "reply", "thread") and answering
     resolved = lx.RESOLVED.search(text)
     acknowledges = "thanks" in has or lx.ACK.search(text) is not None
-    if to_us and resolved and "?" not in text:
-        found.add("closing", 0.8, f"says it is settled ('{resolved.group(0)}')")
+    gave_up = lx.GIVE_UP.search(text)
+    settled = (gave_up and not ("problem" in has and "?" in text)) or (
+        resolved and "?" not in text and "request" not in has
+    )
+    if to_us and settled:
+        what = (gave_up or resolved).group(0)  # type: ignore[union-attr]  # settled: one is set
+        found.add("closing", 0.8, f"says it is settled ('{what}')")
         return "closing"
     if to_us and short and acknowledges and "problem" not in has and not asks:
         found.add("closing", 0.8, "a short thank-you or acknowledgement")
@@ -304,7 +317,7 @@ def _kind(
         return "complaint"
     if asks:
         return "question"
-    if "praise" in has or "thanks" in has:
+    if ("praise" in has or "thanks" in has) and sentiment != "negative":
         return "praise"
     return "chatter"
 
@@ -367,8 +380,9 @@ def read_post(
     found.match("praise", lx.PRAISE, text)
     found.match("thanks", lx.THANKS, text)
     found.match("warm", lx.WARM, text)
+    found.match("give_up", lx.GIVE_UP, text)
 
-    kind = _kind(post, text, addressed, state, found)
+    kind = _kind(post, text, addressed, state, sentiment, found)
     if sentiment is None:
         sentiment = _fallback_sentiment(found)
         found.add(f"sentiment_{sentiment}", 0.5, "read from phrases (no classifier scores)")

@@ -13,7 +13,8 @@ import html
 import re
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# "www." is already "ww." here: elongations are shortened before URLs are looked for.
+_URL = re.compile(r"(?:https?://|ww+\.)\S+", re.IGNORECASE)
 # Twitter handles and already-anonymised mentions alike: the person named is no signal.
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 # Three or more of the same character carry emphasis; how many more does not.

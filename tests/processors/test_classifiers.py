@@ -174,7 +174,7 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     assert first == second
     for name in ("classifiers.npz", "classifiers.json", "metrics.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    texts = ["so happy today good", "idiot stupid deport", "yeah great, plain fact"]
+    texts = ["good great good", "idiot stupid deport", "yeah great, plain fact"]
     a = TextClassifiers.load(tmp_path / "a").predict(texts)
     b = TextClassifiers.load(tmp_path / "b").predict(texts)
     assert a == b

@@ -58,6 +58,8 @@ class Decision:
 
 
 _NEEDS = ("question", "complaint")
+_CLEAR = 0.85
+"""Untagged praise must be unmistakable (the sentiment classifier this sure) to be liked."""
 
 
 def _owed_an_answer(reading: Reading) -> bool:
@@ -180,8 +182,17 @@ def decide(
         return Decision(
             "listen_only", "closing", "An acknowledgement after our answer: nothing more needed."
         )
-    if reading.kind == "praise" and reading.sentiment == "positive" and not ironic and about:
-        return Decision(
-            "appreciate", "praise", "Positive words for us, not ironic: a thank-you is welcome."
-        )
+    if reading.kind == "praise" and reading.sentiment == "positive" and not ironic:
+        if addressed:
+            return Decision(
+                "appreciate", "praise", "Positive words for us, not ironic: a thank-you is welcome."
+            )
+        positive = signal(reading, "sentiment_positive")
+        if reading.addressed == "name" and positive is not None and positive.score >= _CLEAR:
+            return Decision(
+                "appreciate",
+                "praise",
+                f"Clearly positive about us ({positive.evidence[0]}), though not tagged: a like "
+                "is welcome.",
+            )
     return Decision("listen_only", "default", "Nothing asks for us here: listen only.")

@@ -145,8 +145,12 @@ def test_a_warm_thank_you_after_our_answer_is_appreciated() -> None:
 def test_praise_is_appreciated_only_when_positive_and_not_ironic() -> None:
     d = decide(_reading(kind="praise", sentiment="positive"), own=False)
     assert (d.action, d.rule) == ("appreciate", "praise")
-    named = decide(_reading(addressed="name", kind="praise", sentiment="positive"), own=False)
-    assert named.action == "appreciate"
+    sure = _reading("sentiment_positive", addressed="name", kind="praise", sentiment="positive")
+    assert decide(sure, own=False).action == "appreciate"
+    unsure = sure.model_copy(
+        update={"signals": [Signal(name="sentiment_positive", score=0.6, evidence=["0.60"])]}
+    )
+    assert decide(unsure, own=False).action == "listen_only"  # untagged: must be unmistakable
     assert decide(_reading("irony", kind="praise", sentiment="positive"), own=False).action == (
         "listen_only"
     )

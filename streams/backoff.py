@@ -1,18 +1,26 @@
-"""Retry delays and request pacing for the live ingest agents (pure: no I/O, no sleeping).
+"""Retry delays and request pacing, shared by the ingest sources and the Elasticsearch bulk retry.
+
+Pure: no I/O and no sleeping (the caller sleeps, so a stop flag can cut a
+wait short and tests can check delays without waiting them out).
 
 Platforms push back in two ways: ``Retry-After`` (seconds or an HTTP date, RFC
 9110) and ``X-RateLimit-Reset``-style headers, which differ by platform: X
 sends epoch seconds (``x-rate-limit-reset``), Reddit seconds until the reset
 (``x-ratelimit-reset``), Mastodon an ISO 8601 time. When the server names a
-wait we wait at least that long (capped, so a bogus header cannot park an
-agent for a day); otherwise full jitter (a uniform draw in ``[0, min(cap,
-base * 2**attempt)]``) spreads reconnecting agents apart instead of having
-them stampede a recovering API together.
+wait we wait at least that long (capped, so a bogus header cannot park a
+source for a day); otherwise full jitter (a uniform draw in ``[0, min(cap,
+base * 2**attempt)]``) spreads reconnecting clients apart instead of having
+them stampede a recovering server together.
+
+What is worth retrying is decided once, by :func:`retryable_status`: 429 (the
+server asks us to slow down) and every 5xx (the server, not the request, is at
+fault). Anything else is the request's fault and retrying cannot fix it.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +30,14 @@ _RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset", "ratelimit-reset")
 _REMAINING_HEADERS = ("x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining")
 # Values above this are epoch seconds; below, a delay in seconds (no reset is 30 years away).
 _EPOCH_THRESHOLD = 10**9
+
+RETRY_STATUSES: tuple[int, ...] = (429, *range(500, 600))
+"""HTTP statuses worth another try (for clients that want a list, like the bulk helper)."""
+
+
+def retryable_status(status: int | None) -> bool:
+    """True for 429 and 5xx: the server is busy or failing, so the same request may work later."""
+    return status in RETRY_STATUSES
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -113,7 +129,7 @@ class Backoff:
         """Seconds to wait before the next try: the server's wait if it named one, else jitter.
 
         A server wait is honoured in full (up to ``max_server_wait``) plus a
-        small jitter, so agents sharing a quota do not return in lockstep.
+        small jitter, so clients sharing a quota do not return in lockstep.
         """
         asked = server_wait(headers or {}, status, now) if headers is not None else None
         if asked is None:
@@ -126,21 +142,62 @@ class Backoff:
 
 
 @dataclass
-class RequestPacer:
-    """At most ``per_minute`` requests per minute, evenly spaced (politeness towards an API)."""
+class Pacer:
+    """At most ``limit`` requests in any ``window`` seconds: one limiter for every rate we keep.
 
-    per_minute: float
-    next_at: float = 0.0
+    ``limit=1`` spaces requests evenly (``window`` apart: a polite poller, a
+    replay at N records a second); a larger ``limit`` allows bursts within
+    the window (thread-root lookups that must not stall a stream). A caller
+    that can wait asks :meth:`wait_needed` and sleeps; one that must not wait
+    asks :meth:`take` and skips the request when refused. ``push_back`` holds
+    every request until a time the server named.
+    """
+
+    limit: int = 1
+    window: float = 0.0
+    held_until: float = 0.0
+    _sent: deque[float] = field(default_factory=deque, repr=False)
+
+    @classmethod
+    def per_minute(cls, requests: float) -> Pacer:
+        """Evenly spaced, ``requests`` a minute; 0 or less means unpaced."""
+        return cls(1, 60.0 / requests if requests > 0 else 0.0)
+
+    @classmethod
+    def per_second(cls, rate: float | None) -> Pacer:
+        """Evenly spaced, ``rate`` a second; None or 0 means unpaced."""
+        return cls(1, 1.0 / rate if rate else 0.0)
+
+    @classmethod
+    def burst_per_minute(cls, requests: int) -> Pacer:
+        """Up to ``requests`` in any 60 seconds, in bursts if need be; 0 refuses every request."""
+        return cls(requests, 60.0)
 
     def wait_needed(self, now: float) -> float:
         """Seconds to wait before the next request may go out (0 if it may go now)."""
-        return max(0.0, self.next_at - now)
+        if self.limit <= 0:
+            return float("inf")
+        while self._sent and now - self._sent[0] >= self.window:
+            self._sent.popleft()
+        wait = self.held_until - now
+        if len(self._sent) >= self.limit:
+            wait = max(wait, self._sent[-self.limit] + self.window - now)
+        return max(0.0, wait)
 
     def sent(self, now: float) -> None:
         """Record a request sent at ``now``."""
-        interval = 60.0 / self.per_minute if self.per_minute > 0 else 0.0
-        self.next_at = max(self.next_at, now) + interval
+        if self.window > 0:
+            self._sent.append(now)
+            while len(self._sent) > max(self.limit, 1):
+                self._sent.popleft()
+
+    def take(self, now: float) -> bool:
+        """Record a request at ``now`` if one may go now; False (nothing recorded) if not."""
+        if self.wait_needed(now) > 0:
+            return False
+        self.sent(now)
+        return True
 
     def push_back(self, until: float) -> None:
         """Hold every request until ``until`` (the server said so)."""
-        self.next_at = max(self.next_at, until)
+        self.held_until = max(self.held_until, until)

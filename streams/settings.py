@@ -12,6 +12,7 @@ file by pointing ``TOWNSQUARE_<FIELD>_FILE`` at it (the Kubernetes way).
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +21,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOCAL_HOST = "127.0.0.1"
 LOCAL_KAFKA_PORT = 19092
 LOCAL_ES_PORT = 19200
+LOCAL_PORTS_FILE = "local-ports.json"
+"""In the data folder: the ports the local servers of that folder listen on (``services up``)."""
+
+LocalService = Literal["kafka", "elasticsearch"]
+_PORT_SETTINGS: dict[LocalService, str] = {
+    "kafka": "TOWNSQUARE_LOCAL_KAFKA_PORT",
+    "elasticsearch": "TOWNSQUARE_LOCAL_ES_PORT",
+}
 
 _SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password")
 
@@ -35,7 +45,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None,
         description="TOWNSQUARE_KAFKA_BOOTSTRAP: comma-separated host:port list. Unset means "
-        "the local server on 127.0.0.1:19092 (started by `townsquare services up`).",
+        "the local server on 127.0.0.1 (started by `townsquare services up`), on "
+        "TOWNSQUARE_LOCAL_KAFKA_PORT.",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
@@ -103,7 +114,7 @@ class Settings(BaseSettings):
     es_url: str | None = Field(
         default=None,
         description="TOWNSQUARE_ES_URL: Elasticsearch URL. Unset means the local server on "
-        "http://127.0.0.1:19200.",
+        "http://127.0.0.1, on TOWNSQUARE_LOCAL_ES_PORT.",
     )
     es_api_key: SecretStr | None = Field(
         default=None,
@@ -187,6 +198,24 @@ class Settings(BaseSettings):
         description="TOWNSQUARE_DATA_DIR: local services' data, logs and Faust state.",
     )
 
+    # --- Local servers -------------------------------------------------------------
+    local_kafka_port: int = Field(
+        default=LOCAL_KAFKA_PORT,
+        ge=0,
+        le=65535,
+        description="TOWNSQUARE_LOCAL_KAFKA_PORT: port of the local Kafka server (used when "
+        "TOWNSQUARE_KAFKA_BOOTSTRAP is unset). 0 means any free port: `townsquare services up` "
+        "picks one and records it in the data folder, where later commands find it.",
+    )
+    local_es_port: int = Field(
+        default=LOCAL_ES_PORT,
+        ge=0,
+        le=65535,
+        description="TOWNSQUARE_LOCAL_ES_PORT: port of the local Elasticsearch server (used when "
+        "TOWNSQUARE_ES_URL is unset). 0 means any free port, picked and recorded like "
+        "TOWNSQUARE_LOCAL_KAFKA_PORT.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _secrets_from_files(cls, values: dict[str, object]) -> dict[str, object]:
@@ -205,11 +234,29 @@ class Settings(BaseSettings):
 
     @property
     def kafka_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{LOCAL_KAFKA_PORT}"
+        return self.kafka_bootstrap or f"{LOCAL_HOST}:{self.local_port('kafka')}"
 
     @property
     def elasticsearch_url(self) -> str:
-        return self.es_url or f"http://127.0.0.1:{LOCAL_ES_PORT}"
+        return self.es_url or f"http://{LOCAL_HOST}:{self.local_port('elasticsearch')}"
+
+    def local_port(self, service: LocalService) -> int:
+        """The port a local server listens on: the setting, else the one ``services up`` recorded.
+
+        Read when asked, not once: a later ``services up`` may have picked a new
+        port, and every command of this checkout must follow it.
+        """
+        configured = self.local_kafka_port if service == "kafka" else self.local_es_port
+        if configured:
+            return configured
+        recorded = recorded_local_ports(self.data_dir).get(service)
+        if recorded is None:
+            raise LocalPortUnknown(
+                f"{_PORT_SETTINGS[service]}=0 (any free port), and no local {service} server has "
+                f"recorded its port in {self.data_dir.resolve()}: run `townsquare services up` "
+                "first, or set the port"
+            )
+        return recorded
 
     def topic(self, name: str) -> str:
         """Full topic name, e.g. ``townsquare.posts.enriched.v1``."""
@@ -218,6 +265,31 @@ class Settings(BaseSettings):
     def index_alias(self, name: str) -> str:
         """Write alias of an index family, e.g. ``townsquare-posts``."""
         return f"{self.index_prefix}-{name}"
+
+
+class LocalPortUnknown(RuntimeError):
+    """A local server's port is 0 (any) and no ``services up`` has recorded the one it picked."""
+
+
+def recorded_local_ports(data_dir: Path) -> dict[LocalService, int]:
+    """The ports ``services up`` recorded in ``data_dir`` (empty when there is no record)."""
+    try:
+        value = json.loads((data_dir / LOCAL_PORTS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {
+        service: port
+        for service in _PORT_SETTINGS
+        if isinstance(port := value.get(service), int) and 0 < port < 65536
+    }
+
+
+def record_local_ports(data_dir: Path, ports: dict[LocalService, int]) -> None:
+    """Write the ports the local servers of ``data_dir`` listen on, for later commands."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / LOCAL_PORTS_FILE).write_text(json.dumps(ports), encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

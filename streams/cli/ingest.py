@@ -30,11 +30,13 @@ def ingest_replay(
     ] = False,
 ) -> None:
     """Replay a file of posts onto the raw topic, with a progress bar."""
-    from streams.sources.readers import READER_FORMATS, count_records
+    from streams.sources.readers import UnknownFormat, check_format, count_records
     from streams.sources.replay import replay_file
 
-    if fmt not in READER_FORMATS:
-        fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    try:
+        check_format(fmt)
+    except UnknownFormat as exc:
+        fail(str(exc))
     settings = get_settings()
     total = count_records(path, fmt)
     with progress() as bar:
@@ -55,7 +57,7 @@ def ingest_replay(
 
 
 # --- live sources -------------------------------------------------------------------
-# Each live command runs one agent until SIGTERM/SIGINT, --max-runtime or --max-posts.
+# Each live command runs one source until SIGTERM/SIGINT, --max-runtime or --max-posts.
 # Credentials come only from the environment (see streams/sources/credentials.py): a
 # token on the command line would show in `ps` and in pod specs.
 
@@ -74,9 +76,9 @@ MaxPosts = Annotated[
 
 
 def _run_live(
-    source: str, agent: Callable[[Stopper], RunReport], max_runtime: float | None
+    source: str, follow: Callable[[Stopper], RunReport], max_runtime: float | None
 ) -> None:
-    """Run an agent with logging and signal handling; report what it sent, or fail helpfully."""
+    """Run a source with logging and signal handling; report what it sent, or fail helpfully."""
     import logging.config
     import signal
     import threading
@@ -97,7 +99,7 @@ def _run_live(
     for sig in previous:
         signal.signal(sig, lambda *_: stopper.stop())
     try:
-        report = agent(stopper)
+        report = follow(stopper)
     except IngestError as exc:
         fail(str(exc))
     finally:
@@ -131,7 +133,7 @@ def ingest_mastodon(
         typer.Option(
             min=0,
             help="At most this many thread-root lookups (/statuses/:id/context) a minute, "
-            "for replies to posts the agent has not seen; 0 turns them off.",
+            "for replies to posts the source has not seen; 0 turns them off.",
         ),
     ] = 30,
     max_runtime: MaxRuntime = None,

@@ -22,15 +22,13 @@ from processors.profile import Organisation, load_profile
 from schemas.models import CanonicalPost, RawEnvelope
 from streams.profiles import profile_for
 from streams.settings import Settings
-from streams.sources.readers import READER_FORMATS, envelope_format, iter_records
+from streams.sources.readers import envelope_format, iter_records
 
 log = logging.getLogger("townsquare.offline")
 
 
 def canonical_posts(path: Path, fmt: str) -> Iterator[CanonicalPost]:
     """Read and normalise a file as the pipeline would; rejected records are logged."""
-    if fmt not in READER_FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
     adapter_format = envelope_format(fmt)
     for record in iter_records(path, fmt):
         envelope = RawEnvelope(

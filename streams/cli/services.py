@@ -7,6 +7,13 @@ in its own process group, and stop that whole group with SIGINT (the server
 saves its data on SIGINT). Readiness means what clients need: a real Kafka
 metadata request answered, and ``_cluster/health?wait_for_status=yellow``.
 
+Ports come from ``TOWNSQUARE_LOCAL_KAFKA_PORT`` and ``TOWNSQUARE_LOCAL_ES_PORT``
+(0: any free port), so two checkouts, or a machine whose default ports are
+taken, can run their own servers side by side. ``up`` records the ports in the
+data folder; with port 0 that record is how later commands of the same
+checkout find the servers (and ``up`` reuses a recorded port while it is free,
+so a restart keeps the address).
+
 Nothing else in townsquare knows these servers exist: the rest of the code
 reads ``Settings.kafka_servers`` / ``Settings.elasticsearch_url`` and talks to
 whatever is there through the real clients.
@@ -21,15 +28,27 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
 import httpx
 
-from streams.settings import LOCAL_ES_PORT, LOCAL_KAFKA_PORT, Settings
+from streams.settings import (
+    LOCAL_ES_PORT,
+    LOCAL_HOST,
+    LOCAL_KAFKA_PORT,
+    LocalService,
+    Settings,
+    record_local_ports,
+    recorded_local_ports,
+)
 
-HOST = "127.0.0.1"
+HOST = LOCAL_HOST
+KAFKA_SETTING = "TOWNSQUARE_LOCAL_KAFKA_PORT"
+ES_SETTING = "TOWNSQUARE_LOCAL_ES_PORT"
+PID_FILE = "services.json"
 
 
 class ServiceError(RuntimeError):
@@ -46,7 +65,29 @@ class LocalServices:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalServices:
-        return cls(data_dir=settings.data_dir.resolve())
+        """The configured ports; for port 0, the recorded one if it is free or ours, else a new one.
+
+        A recorded port is reused only while nothing else holds it, unless our
+        own servers run (then they hold it): ``up`` must never start on a port
+        another program took since.
+        """
+        data_dir = settings.data_dir.resolve()
+        recorded = recorded_local_ports(data_dir)
+        ours = running_pid_in(data_dir) is not None
+
+        def port(configured: int, service: LocalService) -> int:
+            if configured:
+                return configured
+            previous = recorded.get(service)
+            if previous is not None and (ours or not port_open(previous)):
+                return previous
+            return free_port()
+
+        return cls(
+            data_dir=data_dir,
+            kafka_port=port(settings.local_kafka_port, "kafka"),
+            es_port=port(settings.local_es_port, "elasticsearch"),
+        )
 
     @property
     def server_dir(self) -> Path:
@@ -54,7 +95,7 @@ class LocalServices:
 
     @property
     def pid_file(self) -> Path:
-        return self.data_dir / "services.json"
+        return self.data_dir / PID_FILE
 
     @property
     def log_file(self) -> Path:
@@ -86,6 +127,13 @@ def server_binary() -> Path:
     return path
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
 def port_open(port: int, host: str = HOST) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.3)
@@ -104,8 +152,13 @@ def _pid_alive(pid: int) -> bool:
 
 def running_pid(svc: LocalServices) -> int | None:
     """PID of the server this data folder started, if it is still alive."""
+    return running_pid_in(svc.data_dir)
+
+
+def running_pid_in(data_dir: Path) -> int | None:
+    """:func:`running_pid` by data folder, for when the ports are not known yet."""
     try:
-        pid = int(json.loads(svc.pid_file.read_text())["pid"])
+        pid = int(json.loads((data_dir / PID_FILE).read_text())["pid"])
     except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError):
         return None
     if _pid_alive(pid):
@@ -163,15 +216,28 @@ def up(svc: LocalServices, timeout: float = 60.0) -> bool:
     """Start the servers unless ours already run; return True if this call started them."""
     pid = running_pid(svc)
     if pid is not None:
+        recorded = recorded_local_ports(svc.data_dir)
+        wanted: dict[LocalService, int] = {"kafka": svc.kafka_port, "elasticsearch": svc.es_port}
+        if recorded and recorded != wanted:
+            raise ServiceError(
+                f"the local servers of {svc.data_dir} already run on {_ports(recorded)}, not "
+                f"{_ports(wanted)}: run `townsquare services down` first, or set "
+                "TOWNSQUARE_LOCAL_KAFKA_PORT / TOWNSQUARE_LOCAL_ES_PORT to the ports they use"
+            )
         _wait_ready(svc, timeout)
         return False
-    busy = [p for p in (svc.kafka_port, svc.es_port) if port_open(p)]
-    if busy:
+    if svc.kafka_port == svc.es_port:
         raise ServiceError(
-            f"port(s) {', '.join(map(str, busy))} on {HOST} are taken by another program; "
-            "stop it, or point TOWNSQUARE_KAFKA_BOOTSTRAP / TOWNSQUARE_ES_URL at the servers "
-            "that are already running"
+            f"Kafka and Elasticsearch cannot share port {svc.kafka_port}: give "
+            "TOWNSQUARE_LOCAL_KAFKA_PORT and TOWNSQUARE_LOCAL_ES_PORT different ports (or 0)"
         )
+    for port, setting in ((svc.kafka_port, KAFKA_SETTING), (svc.es_port, ES_SETTING)):
+        if port_open(port):
+            raise ServiceError(
+                f"port {port} on {HOST} is taken by another program: set {setting} to a free "
+                "port (0 picks one), stop that program, or point TOWNSQUARE_KAFKA_BOOTSTRAP / "
+                "TOWNSQUARE_ES_URL at servers that already run"
+            )
     binary = server_binary()
     svc.server_dir.mkdir(parents=True, exist_ok=True)
     log = svc.log_file.open("ab")
@@ -197,12 +263,17 @@ def up(svc: LocalServices, timeout: float = 60.0) -> bool:
     )
     log.close()
     svc.pid_file.write_text(json.dumps({"pid": proc.pid, "pgid": proc.pid}))
+    record_local_ports(svc.data_dir, {"kafka": svc.kafka_port, "elasticsearch": svc.es_port})
     try:
         _wait_ready(svc, timeout, proc)
     except ServiceError:
         down(svc)
         raise
     return True
+
+
+def _ports(ports: Mapping[LocalService, int]) -> str:
+    return ", ".join(f"{service} {port}" for service, port in sorted(ports.items()))
 
 
 def _wait_ready(

@@ -6,7 +6,8 @@
   that breaks ``dynamic: strict``) are returned for the dead-letter topic with
   the server's reason; the rest of the batch is indexed.
 * When the cluster cannot be reached at all, :func:`index_batch` does not
-  return: it waits with capped backoff and tries the same batch again. The
+  return: it waits with capped backoff (the same :class:`~streams.backoff.Backoff`
+  the ingest sources use) and tries the same batch again. The
   agent awaiting it therefore stops consuming, and Faust commits no offset past
   what Elasticsearch acknowledged. Replays are harmless because ``_id`` is the
   post id.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +27,10 @@ from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout as ESConnectionTimeout
 from elasticsearch.helpers import async_streaming_bulk
 
+from streams.backoff import RETRY_STATUSES, Backoff, retryable_status
 from streams.metrics import ES_BULK_LATENCY, ES_DOCS, ES_FAILURES, ES_UP
 
 log = logging.getLogger("townsquare.sink")
-
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -108,25 +107,23 @@ async def index_batch(
     """
     if not actions:
         return []
-    attempt = 0
+    backoff = Backoff(base=options.initial_backoff, cap=options.max_backoff)
     started = time.monotonic()
     while True:
         try:
             failures = await _bulk_once(es, actions, options)
         except (ESConnectionError, ESConnectionTimeout, TransportError, ApiError) as exc:
-            if not _retryable(exc):
+            if not _retryable_error(exc):
                 raise
             ES_UP.set(0)
-            attempt += 1
             if give_up_after is not None and time.monotonic() - started > give_up_after:
                 raise
-            delay = min(options.max_backoff, options.initial_backoff * 2 ** min(attempt, 16))
-            delay *= 0.5 + random.random() / 2
+            delay = backoff.jittered()
             log.warning(
                 "elasticsearch unavailable; consumption paused",
                 extra={
                     "stage": "sink",
-                    "attempt": attempt,
+                    "attempt": backoff.attempt,
                     "retry_in_s": round(delay, 2),
                     "error": str(exc)[:300],
                 },
@@ -137,8 +134,9 @@ async def index_batch(
         return failures
 
 
-def _retryable(exc: Exception) -> bool:
+def _retryable_error(exc: Exception) -> bool:
+    """Connection trouble, or an answer with no status or a retryable one (429, 5xx)."""
     if isinstance(exc, (ESConnectionError, ESConnectionTimeout)):
         return True
     status = getattr(getattr(exc, "meta", None), "status", None)
-    return status in RETRY_STATUSES or status is None
+    return status is None or retryable_status(status)

@@ -8,7 +8,7 @@ few seconds costs some duplicates (harmless: ids are AT URIs, stable) and
 closes the gap.
 
 On a crash: events since the last checkpoint are replayed (duplicates).
-Jetstream keeps a limited history (about a day), so an agent down for longer
+Jetstream keeps a limited history (about a day), so a source down for longer
 than that loses the events in between; it logs the cursor it resumed from.
 
 Malformed input: a frame that is not JSON, or not an object, goes to the raw
@@ -26,16 +26,28 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
-from streams.backoff import Backoff
+from streams.backoff import Backoff, retryable_status
 from streams.settings import Settings
-from streams.sources.base import IngestError, RawSink, RunLimits, RunReport, Stopper
+from streams.sources.base import (
+    Cursors,
+    IngestError,
+    Item,
+    Outbox,
+    RunLimits,
+    RunReport,
+    Send,
+    Source,
+    Steps,
+    Stopper,
+)
 
 log = logging.getLogger("townsquare.ingest.bluesky")
 
@@ -82,98 +94,86 @@ def partition_key(event: dict[str, Any]) -> str | None:
     return uri if isinstance(uri, str) and uri else own
 
 
-class BlueskyAgent:
-    def __init__(
-        self, settings: Settings, options: BlueskyOptions, limits: RunLimits, stopper: Stopper
-    ) -> None:
+class BlueskySource(Source):
+    """Jetstream: a step is one websocket connection, from the cursor (rewound) on."""
+
+    retryable: ClassVar[tuple[type[Exception], ...]] = (
+        ConnectionClosed,
+        InvalidHandshake,
+        OSError,
+        TimeoutError,
+    )
+
+    def __init__(self, outbox: Outbox, options: BlueskyOptions) -> None:
         self.opts = options
-        self.stopper = stopper
-        self.sink = RawSink(
-            settings,
-            "bluesky",
+        super().__init__(
+            outbox,
             f"bluesky:{options.jetstream_url}",
-            limits,
-            stopper,
-            checkpoint_every=options.checkpoint_every,
-            checkpoint_seconds=options.checkpoint_seconds,
+            Backoff(base=options.retry_base, cap=options.retry_cap),
         )
-        self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
         self.time_us: int | None = None
 
-    def _cursor(self) -> dict[str, Any] | None:
-        return {"time_us": self.time_us} if self.time_us is not None else None
+    def cursors(self) -> Cursors:
+        return {self.key: {"time_us": self.time_us}} if self.time_us is not None else {}
 
-    def handle(self, frame: str | bytes) -> None:
+    def resume(self, stored: Cursors) -> None:
+        time_us = stored.get(self.key, {}).get("time_us")
+        if isinstance(time_us, int) and not isinstance(time_us, bool):
+            self.time_us = time_us
+
+    def handle(self, frame: str | bytes) -> Iterator[Item]:
         text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
         try:
             event = json.loads(text)
         except ValueError:
             event = None
         if not isinstance(event, dict):
-            self.sink.emit(FORMAT, text, None)
+            yield Send(FORMAT, text, None)
             return
         stamp = event.get("time_us")
+        if isinstance(stamp, int) and not isinstance(stamp, bool):
+            self.time_us = max(stamp, self.time_us or 0)
         is_post = event.get("kind") == "commit" and (
             isinstance(event.get("commit"), dict)
             and event["commit"].get("collection") == POST_COLLECTION
         )
-        if not is_post:
+        if is_post:
+            yield Send(FORMAT, event, partition_key(event))
+        else:
             log.debug("ignored Jetstream event of kind %s", event.get("kind"))
-        elif not self.sink.emit(FORMAT, event, partition_key(event)):
-            return
-        if isinstance(stamp, int) and not isinstance(stamp, bool):
-            self.time_us = max(stamp, self.time_us or 0)
+            yield None
 
-    def _read(self) -> float:
-        """One connection's life; the delay before the next connect."""
+    def step(self) -> Steps:
+        """One connection's life; returns the wait before the next connect."""
         url = subscribe_url(self.opts, self.time_us)
         try:
-            with connect(url, open_timeout=10, close_timeout=2, max_size=4 * 1024 * 1024) as ws:
-                log.info("connected", extra={"cursor": self.time_us})
-                self.backoff.reset()
-                while not self.stopper.stopped():
-                    try:
-                        frame = ws.recv(timeout=self.stopper.bounded(self.opts.idle_timeout))
-                    except TimeoutError:
-                        if not self.stopper.stopped():
-                            log.warning("no frame for %.0fs; reconnecting", self.opts.idle_timeout)
-                        break
-                    self.handle(frame)
-                    self.sink.maybe_checkpoint(self._cursor())
-            return self.backoff.jittered() if not self.stopper.stopped() else 0.0
+            ws = connect(url, open_timeout=10, close_timeout=2, max_size=4 * 1024 * 1024)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            if status != 429 and status < 500:
+            if not retryable_status(status):
                 raise IngestError(
                     f"Jetstream refused the connection with HTTP {status}: check --jetstream-url"
                 ) from exc
-            delay = self.backoff.delay(dict(exc.response.headers.raw_items()), status, time.time())
+            headers = dict(exc.response.headers.raw_items())
+            delay = self.backoff.delay(headers, status, time.time())
             log.warning("Jetstream answered HTTP %s; waiting %.1fs", status, delay)
             return delay
-        except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
-            delay = self.backoff.jittered()
-            log.warning("connection lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
-            return delay
-
-    def run(self) -> RunReport:
-        started = time.monotonic()
-        cursor = self.sink.load_cursor()
-        if cursor and isinstance(cursor.get("time_us"), int):
-            self.time_us = cursor["time_us"]
-        try:
-            while not self.stopper.stopped():
-                delay = self._read()
-                self.sink.checkpoint(self._cursor())
-                if delay:
-                    self.stopper.sleep(delay)
-        finally:
-            report = self.sink.finish(self._cursor(), started)
-        return report
+        with ws:
+            log.info("connected", extra={"cursor": self.time_us})
+            self.backoff.reset()
+            while True:
+                try:
+                    frame = ws.recv(timeout=self.stopper.bounded(self.opts.idle_timeout))
+                except TimeoutError:
+                    if not self.stopper.stopped():
+                        log.warning("no frame for %.0fs; reconnecting", self.opts.idle_timeout)
+                    break
+                yield from self.handle(frame)
+        return self.backoff.jittered()
 
 
 def run_bluesky(
     settings: Settings, options: BlueskyOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Follow Jetstream's post commits onto the raw topic until a limit or a stop."""
-    stopper = stopper or Stopper(limits.max_runtime)
-    return BlueskyAgent(settings, options, limits, stopper).run()
+    return BlueskySource(Outbox.open(settings, "bluesky", limits, stopper, options), options).run()

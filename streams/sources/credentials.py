@@ -19,7 +19,7 @@ _SECRET_FIELDS = ("mastodon_token", "x_bearer_token", "webhook_secret")
 
 
 class IngestCredentials(BaseSettings):
-    """Tokens and secrets of the live ingest agents."""
+    """Tokens and secrets of the live ingest sources."""
 
     model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", frozen=True, extra="ignore")
 

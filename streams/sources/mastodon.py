@@ -2,7 +2,7 @@
 
 Resumes from: the cursor ``{"since_id": <newest status id sent>}`` under
 ``mastodon:<base url>:<timeline>``. On every (re)connect with a cursor the
-agent first pages ``/api/v1/timelines/...?since_id=`` (REST) up to the
+source first pages ``/api/v1/timelines/...?since_id=`` (REST) up to the
 present, then opens the stream, so statuses posted while it was away or
 disconnected are not lost. When streaming keeps failing (the instance
 disabled it, a proxy strips SSE) it polls the same REST timeline instead and
@@ -11,7 +11,7 @@ tries the stream again now and then.
 On a crash: statuses sent since the last checkpoint (at most
 ``checkpoint_every`` posts or ``checkpoint_seconds``) are sent again by the next
 run: duplicates, harmless because post ids are stable. Edits and deletes of
-*old* statuses that happened while the agent was down are lost: REST
+*old* statuses that happened while the source was down are lost: REST
 timelines list statuses by id, not their later edits or deletions.
 
 Malformed input: a status that is not valid JSON, or lacks an id, still goes
@@ -21,10 +21,10 @@ statuses (``notification``, ``filters_changed``, ...) are not posts and are
 dropped at the edge with a debug line.
 
 Partition key and conversation: statuses carry only ``in_reply_to_id``, so
-the agent remembers the thread roots of recent statuses (bounded) and passes
+the source remembers the thread roots of recent statuses (bounded) and passes
 the root as ``conversation_root`` in the context; the adapter files the post
 under it. When a reply's parent is not remembered (a restart, or a reply to
-a post from before the stream started) the agent asks the instance once:
+a post from before the stream started) the source asks the instance once:
 ``/api/v1/statuses/<parent>/context``, whose first ancestor is the root (the
 parent itself when it has none), and remembers the answer for the parent and
 its ancestors, so the rest of the thread needs no request. Those lookups are
@@ -41,27 +41,27 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from streams.backoff import Backoff
+from streams.backoff import Backoff, Pacer, retryable_status
 from streams.settings import Settings
 from streams.sources.base import (
-    RawSink,
+    Item,
+    Outbox,
     RunLimits,
     RunReport,
-    Stopped,
+    Send,
+    Skip,
+    Steps,
     Stopper,
-    fetch,
-    http_client,
     is_newer,
-    newest_id,
-    refuse,
 )
+from streams.sources.http import SinceIdSource, refuse
 
 log = logging.getLogger("townsquare.ingest.mastodon")
 
@@ -79,7 +79,7 @@ FAILED_LOOKUP_TTL = 600.0
 
 @dataclass(frozen=True)
 class Timeline:
-    """One of the timelines the agent follows: a hashtag, the public timeline or a list."""
+    """One of the timelines the source follows: a hashtag, the public timeline or a list."""
 
     kind: str  # "hashtag" | "public" | "list"
     value: str | None = None
@@ -186,62 +186,32 @@ class _Roots:
         return self._roots.get(status_id, status_id)
 
 
-class _PerMinute:
-    """At most ``limit`` events in any 60 seconds; refuses rather than waits.
+class MastodonSource(SinceIdSource):
+    """One Mastodon timeline: a step is one stream connection (after a backfill), or one poll."""
 
-    Waiting would stall the stream, and a missing root only costs a
-    best-effort conversation, so a refused lookup is simply skipped.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._times: deque[float] = deque()
-
-    def take(self, now: float) -> bool:
-        while self._times and now - self._times[0] >= 60.0:
-            self._times.popleft()
-        if len(self._times) >= self.limit:
-            return False
-        self._times.append(now)
-        return True
-
-
-class MastodonAgent:
-    def __init__(
-        self, settings: Settings, options: MastodonOptions, limits: RunLimits, stopper: Stopper
-    ) -> None:
+    def __init__(self, outbox: Outbox, options: MastodonOptions) -> None:
         self.opts = options
-        self.stopper = stopper
-        base = options.base_url.rstrip("/")
-        self.base = base
-        self.sink = RawSink(
-            settings,
-            "mastodon",
-            f"mastodon:{base}:{options.timeline.name}",
-            limits,
-            stopper,
-            checkpoint_every=options.checkpoint_every,
-            checkpoint_seconds=options.checkpoint_seconds,
+        self.base = options.base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
+        super().__init__(
+            outbox,
+            f"mastodon:{self.base}:{options.timeline.name}",
+            Backoff(base=options.retry_base, cap=options.retry_cap),
+            headers=headers,
         )
-        self.since_id: str | None = None
         self.roots = _Roots()
-        self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
         # Separate so a lookup's retries never reset or lengthen the stream's reconnect delays.
         self.lookup_backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
-        self.lookups = _PerMinute(options.context_lookups_per_minute)
+        self.lookups = Pacer.burst_per_minute(options.context_lookups_per_minute)
         self.failed_lookups: OrderedDict[str, float] = OrderedDict()
-        headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
-        self.client = http_client(headers)
-
-    # --- cursor -------------------------------------------------------------------
-    def _cursor(self) -> dict[str, Any] | None:
-        return {"since_id": self.since_id} if self.since_id else None
+        self.stream_failures = 0
+        self.polling_since: float | None = None
 
     # --- records ------------------------------------------------------------------
-    def _send_status(self, status: Any, event: str | None, raw: Any) -> None:
-        """Send one status (REST object, or an event's payload), keyed by its thread."""
+    def _status(self, status: Any, event: str | None, raw: Any) -> Iterator[Item]:
+        """One status (REST object, or an event's payload), keyed by its thread."""
         if not isinstance(status, dict) or not isinstance(status.get("id"), str | int):
-            self.sink.emit(FORMAT, raw, None)
+            yield Send(FORMAT, raw, None)
             return
         reblog = status.get("reblog")
         inner: dict[str, Any] = reblog if isinstance(reblog, dict) else status
@@ -250,22 +220,23 @@ class MastodonAgent:
         root = self._root_of(parent) if parent else None
         key = root or parent or native
         self.roots.remember(native, key)
-        context = {"conversation_root": root} if root else {}
-        if self.sink.emit(FORMAT, raw, key, context) and event in (None, "update"):
-            self.since_id = newest_id(self.since_id, str(status["id"]))
+        if event in (None, "update"):
+            self.saw(str(status["id"]))
+        yield Send(FORMAT, raw, key, {"conversation_root": root} if root else {})
 
-    def _send_event(self, event: str, data: str) -> None:
+    def _event(self, event: str, data: str) -> Iterator[Item]:
         if event == "delete":
-            self.sink.emit(FORMAT, {"event": "delete", "payload": data}, self.roots.key_of(data))
+            yield Send(FORMAT, {"event": "delete", "payload": data}, self.roots.key_of(data))
             return
         if event not in STATUS_EVENTS:
             log.debug("ignored stream event %s", event)
+            yield None
             return
         try:
             status = json.loads(data)
         except ValueError:
             status = None
-        self._send_status(status, event, {"event": event, "payload": data})
+        yield from self._status(status, event, {"event": event, "payload": data})
 
     # --- thread roots -----------------------------------------------------------------
     def _root_of(self, parent: str) -> str | None:
@@ -294,11 +265,12 @@ class MastodonAgent:
     def _lookup_root(self, parent: str) -> str | None:
         """Ask the instance for the root of ``parent``'s thread; None on any failure.
 
-        Like :func:`fetch` (same client, so the same token; 429 ``Retry-After``
-        and 5xx waited out with backoff) but bounded by ``CONTEXT_ATTEMPTS``,
-        ``context_lookup_wait`` and the per-minute cap (every retry is a
-        request too), since the stream is not read meanwhile. The caller has
-        already taken the first request from the cap.
+        Like :meth:`HttpClient.get` (same client, so the same token; 429
+        ``Retry-After`` and 5xx waited out with backoff) but bounded by
+        ``CONTEXT_ATTEMPTS``, ``context_lookup_wait`` and the per-minute cap
+        (every retry is a request too), and refused rather than waited for
+        when the cap is reached, since the stream is not read meanwhile. The
+        caller has already taken the first request from the cap.
         """
         url = f"{self.base}/api/v1/statuses/{parent}/context"
         waited = 0.0
@@ -307,7 +279,7 @@ class MastodonAgent:
                 reason = "the per-minute cap was reached while retrying"
                 break
             try:
-                response = self.client.get(url, timeout=self.stopper.bounded(CONTEXT_TIMEOUT))
+                response = self.http.client.get(url, timeout=self.stopper.bounded(CONTEXT_TIMEOUT))
             except httpx.TransportError as exc:
                 delay = self.lookup_backoff.delay()
                 reason = type(exc).__name__
@@ -315,7 +287,7 @@ class MastodonAgent:
                 if response.status_code == 200:
                     self.lookup_backoff.reset()
                     return self._learn_context(parent, response)
-                if response.status_code != 429 and response.status_code < 500:
+                if not retryable_status(response.status_code):
                     # 404: deleted, private or unknown to this instance; no retry helps.
                     log.debug(
                         "thread-root lookup for %s answered HTTP %s",
@@ -324,7 +296,7 @@ class MastodonAgent:
                     )
                     return None
                 delay = self.lookup_backoff.delay(
-                    response.headers, response.status_code, time.time()
+                    response.headers, response.status_code, self.http.clock()
                 )
                 reason = f"HTTP {response.status_code}"
             if attempt == CONTEXT_ATTEMPTS or waited + delay > self.opts.context_lookup_wait:
@@ -364,7 +336,7 @@ class MastodonAgent:
         return root
 
     # --- REST -----------------------------------------------------------------------
-    def backfill(self) -> None:
+    def backfill(self) -> Iterator[Item]:
         """Every status after ``since_id`` (or the newest page without one), oldest first."""
         collected: dict[str, Any] = {}
         malformed: list[Any] = []
@@ -375,14 +347,7 @@ class MastodonAgent:
                 params["since_id"] = self.since_id
             if max_id:
                 params["max_id"] = max_id
-            response = fetch(
-                self.client,
-                self.base + self.opts.timeline.rest(),
-                params=params,
-                stopper=self.stopper,
-                backoff=self.backoff,
-                source="mastodon",
-            )
+            response = self.http.get(self.base + self.opts.timeline.rest(), params=params)
             if response.status_code in (401, 403, 404, 410):
                 raise refuse(
                     response,
@@ -396,10 +361,10 @@ class MastodonAgent:
             try:
                 page = response.json()
             except ValueError:
-                self.sink.skip("timeline page is not JSON", url=str(response.url))
+                yield Skip("timeline page is not JSON", {"url": str(response.url)})
                 return
             if not isinstance(page, list):
-                self.sink.skip("timeline page is not a list", url=str(response.url))
+                yield Skip("timeline page is not a list", {"url": str(response.url)})
                 return
             for status in page:
                 if isinstance(status, dict) and isinstance(status.get("id"), str | int):
@@ -410,90 +375,70 @@ class MastodonAgent:
                 break
             max_id = min((str(s["id"]) for s in collected.values()), key=lambda i: (len(i), i))
         for raw in malformed:
-            self.sink.emit(FORMAT, raw, None)
+            yield Send(FORMAT, raw, None)
         for status_id in sorted(collected, key=lambda i: (len(i), i)):
-            if self.stopper.stopped():
-                break
             if is_newer(status_id, self.since_id) or self.since_id is None:
-                self._send_status(collected[status_id], None, collected[status_id])
-        self.sink.checkpoint(self._cursor())
+                yield from self._status(collected[status_id], None, collected[status_id])
 
     # --- streaming --------------------------------------------------------------------
-    def stream(self) -> bool:
-        """Read the stream until it drops or the agent stops; False if it could not be opened."""
+    def stream(self) -> Generator[Item, None, tuple[bool, float]]:
+        """Read the stream until it drops: (whether it opened, the wait before the next step)."""
         path, params = self.opts.timeline.stream()
-        timeout = httpx.Timeout(10.0, read=self.stopper.bounded(self.opts.idle_timeout))
-        with self.client.stream(
-            "GET",
+        with self.http.stream(
             self.base + path,
+            idle_timeout=self.opts.idle_timeout,
             params=params,
             headers={"Accept": "text/event-stream"},
-            timeout=timeout,
         ) as response:
-            if response.status_code == 429 or response.status_code >= 500:
-                delay = self.backoff.delay(response.headers, response.status_code)
-                log.warning("stream answered HTTP %s; waiting %.1fs", response.status_code, delay)
-                self.stopper.sleep(delay)
-                return False
+            if retryable_status(response.status_code):
+                return False, self.http.retry_delay(response)
             content_type = response.headers.get("content-type", "")
             if response.status_code != 200 or "text/event-stream" not in content_type:
                 log.warning("streaming unavailable (HTTP %s)", response.status_code)
-                return False
+                return False, 0.0
             self.backoff.reset()
             log.info("stream open", extra={"timeline": self.opts.timeline.name})
             for event, data in sse_events(response.iter_lines()):
-                if event is not None:
-                    self._send_event(event, data)
-                if self.stopper.stopped():
-                    break
-                self.sink.maybe_checkpoint(self._cursor())
-        return True
+                if event is None:
+                    yield None  # a heartbeat: time to check the stop flag
+                else:
+                    yield from self._event(event, data)
+        return True, self.backoff.jittered()
 
-    def run(self) -> RunReport:
-        started = time.monotonic()
-        cursor = self.sink.load_cursor()
-        self.since_id = str(cursor["since_id"]) if cursor and cursor.get("since_id") else None
-        failures = 0
-        polling_since: float | None = None
-        try:
-            while not self.stopper.stopped():
-                if polling_since is not None:
-                    self.backfill()
-                    if time.monotonic() - polling_since >= self.opts.stream_retry_seconds:
-                        polling_since = None
-                        failures = 0
-                    else:
-                        self.stopper.sleep(self.opts.poll_interval)
-                    continue
-                if self.since_id:
-                    self.backfill()
-                if self.stopper.stopped():
-                    break
-                try:
-                    opened = self.stream()
-                except (httpx.TransportError, httpx.StreamError) as exc:
-                    opened = True
-                    log.warning("stream dropped: %s", type(exc).__name__)
-                self.sink.checkpoint(self._cursor())
-                if self.stopper.stopped():
-                    break
-                failures = 0 if opened else failures + 1
-                if failures >= self.opts.stream_failures_before_polling:
-                    log.warning("streaming keeps failing; polling the REST timeline instead")
-                    polling_since = time.monotonic()
-                    continue
-                self.stopper.sleep(self.backoff.jittered())
-        except Stopped:
-            pass
-        finally:
-            self.client.close()
-            report = self.sink.finish(self._cursor(), started)
-        return report
+    def step(self) -> Steps:
+        """Poll REST while streaming is off; else backfill from the cursor and read the stream.
+
+        After ``stream_failures_before_polling`` streams in a row that would not
+        open (the instance disabled streaming, a proxy strips SSE, 429/5xx), poll
+        the REST timeline for ``stream_retry_seconds``, then try the stream
+        again. A stream that opened and dropped, or a network error (which the
+        run loop retries), ends such a streak.
+        """
+        if self.polling_since is not None:
+            yield from self.backfill()
+            if time.monotonic() - self.polling_since < self.opts.stream_retry_seconds:
+                return self.opts.poll_interval
+            self.polling_since = None
+            self.stream_failures = 0
+            return 0.0
+        if self.since_id:
+            yield from self.backfill()
+        failures, self.stream_failures = self.stream_failures, 0
+        opened, wait = yield from self.stream()
+        if opened:
+            return wait
+        self.stream_failures = failures + 1
+        if self.stream_failures >= self.opts.stream_failures_before_polling:
+            log.warning("streaming keeps failing; polling the REST timeline instead")
+            self.polling_since = time.monotonic()
+            return wait
+        return wait or self.backoff.jittered()
 
 
 def run_mastodon(
     settings: Settings, options: MastodonOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Follow one Mastodon timeline onto the raw topic until a limit or a stop."""
-    stopper = stopper or Stopper(limits.max_runtime)
-    return MastodonAgent(settings, options, limits, stopper).run()
+    return MastodonSource(
+        Outbox.open(settings, "mastodon", limits, stopper, options), options
+    ).run()

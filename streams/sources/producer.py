@@ -1,6 +1,6 @@
-"""The raw-topic producer every ingest agent uses (kafka-python, acks=all, idempotent ids).
+"""The raw-topic producer every ingest source uses (kafka-python, acks=all, idempotent ids).
 
-Keys keep order where order matters: an agent passes the conversation hint it
+Keys keep order where order matters: a source passes the conversation hint it
 knows (thread root) or its stream name, so posts of one conversation land on
 one partition of ``posts.raw`` and reach normalize in the order they were read.
 """
@@ -36,8 +36,13 @@ class RawProducer:
 
     def send(
         self, fmt: str, payload: Any, key: str | None, context: dict[str, Any] | None = None
-    ) -> None:
-        """Wrap ``payload`` in a raw envelope and hand it to the producer (async)."""
+    ) -> Any:
+        """Wrap ``payload`` in a raw envelope and hand it to the producer (async).
+
+        Returns the send's future: the :class:`~streams.sources.base.Outbox`
+        checks it before it stores a cursor, since ``flush`` alone does not
+        say whether a batch failed.
+        """
         envelope = RawEnvelope(
             ingest_id=uuid.uuid4().hex,
             source=self.source,
@@ -46,15 +51,16 @@ class RawProducer:
             payload=payload,
             context=context or {},
         )
-        self._producer.send(
+        future = self._producer.send(
             self.topic,
             key=key.encode("utf-8") if key is not None else None,
             value=envelope.model_dump_json().encode("utf-8"),
         )
         INGESTED.labels(source=self.source).inc()
+        return future
 
     def flush(self, timeout: float | None = 60.0) -> None:
-        """Block until everything sent so far is acknowledged by Kafka (or raise)."""
+        """Block until every send so far is done (or raise on timeout); a failed one only logs."""
         self._producer.flush(timeout=timeout)
 
     def close(self) -> None:

@@ -45,15 +45,30 @@ class Record:
     position: int
 
 
+class UnknownFormat(ValueError):
+    """A reader format nobody knows; the message lists the ones there are."""
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` if it is a reader format, else :class:`UnknownFormat` naming the choices.
+
+    The one check: the replay and enrich commands and the readers themselves
+    all call it, so the choices and the message never drift apart.
+    """
+    if fmt not in READER_FORMATS:
+        raise UnknownFormat(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    return fmt
+
+
 def envelope_format(fmt: str) -> str:
     """The adapter format (``RawEnvelope.format``) for records of reader format ``fmt``."""
-    _check(fmt)
+    check_format(fmt)
     return _ENVELOPE_FORMATS.get(fmt, fmt)
 
 
 def iter_records(path: Path, fmt: str, start: int = 0) -> Iterator[Record]:
     """Records of ``path`` from position ``start`` on, read lazily."""
-    _check(fmt)
+    check_format(fmt)
     if fmt in _JSONL_FORMATS:
         return _jsonl(path, start)
     if fmt == "twcs-csv":
@@ -63,7 +78,7 @@ def iter_records(path: Path, fmt: str, start: int = 0) -> Iterator[Record]:
 
 def count_records(path: Path, fmt: str) -> int:
     """How many records ``iter_records`` yields from the start (for progress bars)."""
-    _check(fmt)
+    check_format(fmt)
     if fmt in _JSONL_FORMATS:
         with path.open("rb") as handle:
             return sum(1 for line in handle if line.strip())
@@ -71,11 +86,6 @@ def count_records(path: Path, fmt: str) -> int:
         with _open_csv(path) as handle:
             return sum(1 for _ in csv.DictReader(handle))
     return sum(1 for _ in _customer_care(path, 0))
-
-
-def _check(fmt: str) -> None:
-    if fmt not in READER_FORMATS:
-        raise ValueError(f"unknown reader format {fmt!r}; expected one of {READER_FORMATS}")
 
 
 # --- JSONL --------------------------------------------------------------------------

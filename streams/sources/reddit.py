@@ -10,7 +10,7 @@ newest page (no history walk).
 On a crash: items since the last checkpoint are sent again (duplicates;
 fullnames are stable ids). Lost: anything past ``max_pages * limit`` new items
 between two polls, and, if the cursor item itself is deleted, Reddit answers
-``before=`` with an empty listing; the agent then restarts from the newest
+``before=`` with an empty listing; the source then restarts from the newest
 page after ``empty_polls_before_reset`` empty polls, skipping what lies between.
 
 Politeness: a descriptive User-Agent (``TOWNSQUARE_REDDIT_USER_AGENT``), at
@@ -29,22 +29,24 @@ fullname: a thread stays on one partition.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from streams.backoff import Backoff, RequestPacer, server_wait
+from streams.backoff import Backoff, Pacer
 from streams.settings import Settings
 from streams.sources.base import (
-    RawSink,
+    Cursors,
+    Item,
+    Outbox,
     RunLimits,
     RunReport,
-    Stopped,
+    Send,
+    Skip,
+    Steps,
     Stopper,
-    fetch,
-    http_client,
-    refuse,
 )
+from streams.sources.http import HttpSource, refuse
 
 log = logging.getLogger("townsquare.ingest.reddit")
 
@@ -83,72 +85,70 @@ def _fullname(child: Any) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-class RedditAgent:
-    def __init__(
-        self, settings: Settings, options: RedditOptions, limits: RunLimits, stopper: Stopper
-    ) -> None:
+class RedditSource(HttpSource):
+    """Subreddit listings: a step is one round of polls, every listing of every subreddit."""
+
+    def __init__(self, outbox: Outbox, options: RedditOptions) -> None:
         self.opts = options
-        self.stopper = stopper
         self.base = options.base_url.rstrip("/")
-        self.sink = RawSink(settings, "reddit", f"reddit:{self.base}", limits, stopper)
-        self.client = http_client({"User-Agent": options.user_agent})
-        self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
-        self.pacer = RequestPacer(options.requests_per_minute)
-        self.cursor: dict[str, Any] = {}
+        super().__init__(
+            outbox,
+            f"reddit:{self.base}",
+            Backoff(base=options.retry_base, cap=options.retry_cap),
+            headers={"User-Agent": options.user_agent},
+            pacer=Pacer.per_minute(options.requests_per_minute),
+        )
+        self.newest: dict[str, Any] = {}
+        """The newest fullname sent per listing (``<sub>/new``): the cursor."""
         self.empty_polls: dict[str, int] = {}
 
-    def _page(self, path: str, before: str | None) -> list[Any] | None:
+    def cursors(self) -> Cursors:
+        return {self.key: dict(self.newest)} if self.newest else {}
+
+    def resume(self, stored: Cursors) -> None:
+        self.newest = dict(stored.get(self.key, {}))
+
+    def page(self, path: str, before: str | None) -> Generator[Item, None, list[Any] | None]:
+        """The children of one listing page; None if there are none (a Skip says why)."""
         params: dict[str, Any] = {"limit": self.opts.limit, "raw_json": 1}
         if before:
             params["before"] = before
-        response = fetch(
-            self.client,
-            self.base + path,
-            params=params,
-            stopper=self.stopper,
-            backoff=self.backoff,
-            source="reddit",
-            pacer=self.pacer,
-        )
-        quota_wait = server_wait(response.headers, 200, time.time())
-        if quota_wait:
-            self.pacer.push_back(time.monotonic() + quota_wait)
+        response = self.http.get(self.base + path, params=params)
         if response.status_code in (403, 404):
             raise refuse(response, "Reddit", "is the subreddit name right and is it public?")
         if response.status_code != 200:
             log.warning("listing answered HTTP %s; next poll retries", response.status_code)
             return None
         try:
-            listing = response.json()
-            children = listing["data"]["children"]
+            children = response.json()["data"]["children"]
         except (ValueError, KeyError, TypeError):
-            self.sink.skip("listing page is not a JSON listing", url=path)
+            yield Skip("listing page is not a JSON listing", {"url": path})
             return None
         if not isinstance(children, list):
-            self.sink.skip("listing children are not a list", url=path)
+            yield Skip("listing children are not a list", {"url": path})
             return None
         return children
 
-    def poll(self, subreddit: str, listing: str) -> None:
+    def poll(self, subreddit: str, listing: str) -> Iterator[Item]:
         """Send every item newer than the cursor of one listing, oldest first."""
         name = f"{subreddit}/{listing}"
         path = f"/r/{subreddit}/{listing}.json"
-        before = self.cursor.get(name)
+        before = self.newest.get(name)
         pages: list[list[Any]] = []
         for _ in range(self.opts.max_pages):
-            children = self._page(path, before)
+            children = yield from self.page(path, before)
             if children is None:
                 return
             pages.append(children)
             newest = next((n for n in map(_fullname, children) if n), None)
-            if not self.cursor.get(name) or len(children) < self.opts.limit or newest is None:
+            if not self.newest.get(name) or len(children) < self.opts.limit or newest is None:
                 break
             before = newest
-        if self.cursor.get(name) and not any(pages):
+        if self.newest.get(name) and not any(pages):
             self.empty_polls[name] = self.empty_polls.get(name, 0) + 1
             if self.empty_polls[name] >= self.opts.empty_polls_before_reset:
                 log.warning("%s: cursor item gone? restarting from the newest page", name)
-                self.cursor.pop(name, None)
+                self.newest.pop(name, None)
                 self.empty_polls[name] = 0
             return
         self.empty_polls[name] = 0
@@ -158,35 +158,20 @@ class RedditAgent:
                 fullname = _fullname(child)
                 if fullname is not None and fullname in seen:
                     continue
-                if not self.sink.emit(FORMAT, child, partition_key(child), {"listing": name}):
-                    return
                 if fullname is not None:
                     seen.add(fullname)
-                    self.cursor[name] = fullname
+                    self.newest[name] = fullname
+                yield Send(FORMAT, child, partition_key(child), {"listing": name})
 
-    def run(self) -> RunReport:
-        started = time.monotonic()
-        self.cursor = dict(self.sink.load_cursor() or {})
-        try:
-            while not self.stopper.stopped():
-                for subreddit in self.opts.subreddits:
-                    for listing in LISTINGS:
-                        if self.stopper.stopped():
-                            break
-                        self.poll(subreddit, listing)
-                        self.sink.checkpoint(self.cursor or None)
-                self.stopper.sleep(self.opts.interval)
-        except Stopped:
-            pass
-        finally:
-            self.client.close()
-            report = self.sink.finish(self.cursor or None, started)
-        return report
+    def step(self) -> Steps:
+        for subreddit in self.opts.subreddits:
+            for listing in LISTINGS:
+                yield from self.poll(subreddit, listing)
+        return self.opts.interval
 
 
 def run_reddit(
     settings: Settings, options: RedditOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Poll subreddit listings onto the raw topic until a limit or a stop."""
-    stopper = stopper or Stopper(limits.max_runtime)
-    return RedditAgent(settings, options, limits, stopper).run()
+    return RedditSource(Outbox.open(settings, "reddit", limits, stopper), options).run()

@@ -1,8 +1,10 @@
 """File replay: read a dump, put raw envelopes on ``posts.raw`` at a controlled rate.
 
 Resumable: with ``resume`` the file position stored in the cursors topic is
-where reading starts, and the position is stored again (after a flush, so only
-acknowledged records count) every ``checkpoint_every`` records and at the end.
+where reading starts. Records leave through the same :class:`Outbox` as every
+live source, so the position is stored the same way: after every record sent
+before it was confirmed by Kafka, every ``checkpoint_every`` records (or
+few seconds) and at the end.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streams.backoff import Pacer
 from streams.settings import Settings
-from streams.sources.cursors import CursorStore
-from streams.sources.producer import RawProducer
+from streams.sources.base import Checkpoints, Outbox, RunLimits, Stopper
 from streams.sources.readers import Record, envelope_format, iter_records
 
 
@@ -44,22 +46,6 @@ def partition_key(record: Record, path: Path) -> str:
     return f"replay:{path.name}"
 
 
-class _Pacer:
-    """Sleeps just enough to hold ``rate`` records per second (None: as fast as possible)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + self.interval
-
-
 def replay_file(
     settings: Settings,
     path: Path,
@@ -71,39 +57,32 @@ def replay_file(
     checkpoint_every: int = 1000,
     on_progress: Callable[[int], Any] | None = None,
 ) -> ReplayReport:
+    """Send the records of ``path`` from the start (or the stored position) on."""
     started = time.monotonic()
-    cursors = CursorStore(settings)
-    key = cursor_key(path, fmt)
-    start = 0
-    if resume:
-        stored = cursors.get(key)
-        start = int(stored["position"]) if stored else 0
-    producer = RawProducer(settings, source="replay")
-    pacer = _Pacer(rate)
     adapter_format = envelope_format(fmt)
-    sent = 0
+    limits = RunLimits(max_posts=limit)
+    outbox = Outbox.open(settings, "replay", limits, Stopper(), Checkpoints(checkpoint_every))
+    key = cursor_key(path, fmt)
+    start = int(outbox.load_cursors().get(key, {}).get("position", 0)) if resume else 0
+    pacer = Pacer.per_second(rate)
     position = start
     try:
         for record in iter_records(path, fmt, start=start):
-            if limit is not None and sent >= limit:
+            if outbox.full or not outbox.stopper.pace(pacer):
                 break
-            pacer.wait()
-            producer.send(
+            if outbox.due:
+                outbox.checkpoint({key: {"position": position}})
+            outbox.emit(
                 adapter_format,
                 record.payload,
-                key=partition_key(record, path),
-                context={**record.context, "file": path.name, "position": record.position},
+                partition_key(record, path),
+                {**record.context, "file": path.name, "position": record.position},
             )
-            sent += 1
             position = record.position + 1
             if on_progress is not None:
                 on_progress(1)
-            if sent % checkpoint_every == 0:
-                producer.flush()
-                cursors.put(key, {"position": position})
-        producer.flush()
-        cursors.put(key, {"position": position})
     finally:
-        producer.close()
-        cursors.close()
-    return ReplayReport(sent=sent, start=start, end=position, seconds=time.monotonic() - started)
+        outbox.finish({key: {"position": position}})
+    return ReplayReport(
+        sent=outbox.sent, start=start, end=position, seconds=time.monotonic() - started
+    )

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +41,17 @@ import feedparser
 from streams.backoff import Backoff
 from streams.settings import Settings
 from streams.sources.base import (
-    RawSink,
+    Cursors,
+    Item,
+    Outbox,
     RunLimits,
     RunReport,
-    Stopped,
+    Send,
+    Skip,
+    Steps,
     Stopper,
-    fetch,
-    http_client,
 )
+from streams.sources.http import HttpSource
 
 log = logging.getLogger("townsquare.ingest.rss")
 
@@ -111,45 +114,46 @@ def partition_key(entry: dict[str, Any], feed: Feed) -> str:
     return entry_id(entry)
 
 
-class RssAgent:
-    def __init__(
-        self, settings: Settings, options: RssOptions, limits: RunLimits, stopper: Stopper
-    ) -> None:
+class RssSource(HttpSource):
+    """Feeds: a step is one round of conditional GETs, one per feed; each feed has its cursor."""
+
+    def __init__(self, outbox: Outbox, options: RssOptions) -> None:
         self.opts = options
-        self.stopper = stopper
-        self.sink = RawSink(settings, "rss", "rss", limits, stopper)
-        self.client = http_client({"Accept": "application/rss+xml, application/atom+xml, */*"})
-        self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
+        super().__init__(
+            outbox,
+            "rss",
+            Backoff(base=options.retry_base, cap=options.retry_cap),
+            headers={"Accept": "application/rss+xml, application/atom+xml, */*"},
+        )
         self.state: dict[str, dict[str, Any]] = {}
-        self.stored: dict[str, dict[str, Any]] = {}
+        """Per feed URL: ``etag``, ``modified`` and ``seen`` (entry ids sent, newest last)."""
 
     @staticmethod
-    def key(feed: Feed) -> str:
+    def feed_key(feed: Feed) -> str:
         return f"rss:{feed.url}"
 
-    def _save(self, feed: Feed) -> None:
-        """Flush, then store the feed's cursor if it changed (only acknowledged entries count)."""
-        self.sink.checkpoint(None)
-        state = self.state.get(feed.url)
-        if state and state != self.stored.get(feed.url):
-            self.sink.cursors.put(self.key(feed), state)
-            self.stored[feed.url] = json.loads(json.dumps(state))
+    def cursors(self) -> Cursors:
+        """One cursor per feed, so adding or dropping a feed leaves the others' cursors alone."""
+        return {self.feed_key(f): self.state[f.url] for f in self.opts.feeds if f.url in self.state}
 
-    def poll(self, feed: Feed) -> None:
+    def resume(self, stored: Cursors) -> None:
+        for feed in self.opts.feeds:
+            value = stored.get(self.feed_key(feed))
+            if value:
+                self.state[feed.url] = json.loads(json.dumps(value))
+
+    def report_cursor(self) -> dict[str, Any] | None:
+        """The validators per feed (the ``seen`` lists are too long for a report line)."""
+        return {url: {k: v for k, v in s.items() if k != "seen"} for url, s in self.state.items()}
+
+    def poll(self, feed: Feed) -> Iterator[Item]:
         state = self.state.setdefault(feed.url, {"etag": None, "modified": None, "seen": []})
         headers: dict[str, str] = {}
         if state.get("etag"):
             headers["If-None-Match"] = state["etag"]
         if state.get("modified"):
             headers["If-Modified-Since"] = state["modified"]
-        response = fetch(
-            self.client,
-            feed.url,
-            headers=headers,
-            stopper=self.stopper,
-            backoff=self.backoff,
-            source="rss",
-        )
+        response = self.http.get(feed.url, headers=headers)
         if response.status_code == 304:
             return
         if response.status_code != 200:
@@ -164,15 +168,13 @@ class RssAgent:
         )
         if not parsed.entries:
             if parsed.bozo:
-                self.sink.skip(
-                    f"feed could not be parsed ({type(parsed.bozo_exception).__name__})",
-                    feed=feed.url,
-                )
+                reason = f"feed could not be parsed ({type(parsed.bozo_exception).__name__})"
+                yield Skip(reason, {"feed": feed.url})
             return
         title = parsed.feed.get("title")
-        seen: list[str] = list(state.get("seen") or [])
+        # Updated in place, entry by entry: a run stopped mid-feed keeps what it sent.
+        seen: list[str] = state.setdefault("seen", [])
         known = set(seen)
-        complete = True
         for entry in reversed(parsed.entries):
             payload = plain(entry)
             native = entry_id(payload)
@@ -181,52 +183,22 @@ class RssAgent:
             context: dict[str, Any] = {"feed_url": feed.url, "feed_title": title}
             if feed.comments_for:
                 context["comments_for"] = feed.comments_for
-            if not self.sink.emit(FORMAT, payload, partition_key(payload, feed), context):
-                complete = False
-                break
             seen.append(native)
             known.add(native)
-        limit = max(self.opts.max_seen, 2 * len(parsed.entries))
-        state["seen"] = seen[-limit:]
-        if complete:
-            state["etag"] = response.headers.get("etag")
-            state["modified"] = response.headers.get("last-modified")
+            yield Send(FORMAT, payload, partition_key(payload, feed), context)
+        # Reached only when every entry was sent: only then may a 304 stand for this fetch.
+        del seen[: -max(self.opts.max_seen, 2 * len(parsed.entries))]
+        state["etag"] = response.headers.get("etag")
+        state["modified"] = response.headers.get("last-modified")
 
-    def run(self) -> RunReport:
-        started = time.monotonic()
-        stored = self.sink.cursors.load_all()
+    def step(self) -> Steps:
         for feed in self.opts.feeds:
-            value = stored.get(self.key(feed))
-            if value:
-                state = {k: v for k, v in value.items() if k != "updated_at"}
-                self.state[feed.url] = state
-                self.stored[feed.url] = json.loads(json.dumps(state))
-        try:
-            while not self.stopper.stopped():
-                for feed in self.opts.feeds:
-                    if self.stopper.stopped():
-                        break
-                    try:
-                        self.poll(feed)
-                    finally:
-                        self._save(feed)
-                self.stopper.sleep(self.opts.interval)
-        except Stopped:
-            pass
-        finally:
-            self.sink.close()
-            self.client.close()
-        return RunReport(
-            self.sink.sent,
-            self.sink.skipped,
-            time.monotonic() - started,
-            {url: {k: v for k, v in s.items() if k != "seen"} for url, s in self.state.items()},
-        )
+            yield from self.poll(feed)
+        return self.opts.interval
 
 
 def run_rss(
     settings: Settings, options: RssOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Poll feeds onto the raw topic until a limit or a stop."""
-    stopper = stopper or Stopper(limits.max_runtime)
-    return RssAgent(settings, options, limits, stopper).run()
+    return RssSource(Outbox.open(settings, "rss", limits, stopper), options).run()

@@ -9,9 +9,12 @@ Answers, cheapest check first so a hostile sender costs little:
   411 without a length; the body is read in chunks and never past the limit;
 - 401 on a missing or wrong signature (compared in constant time);
 - 400 when the body is not a UTF-8 JSON object;
-- 202 only after Kafka acknowledged the raw envelope (the producer is
-  flushed), so a 202 means the post is durable; 503 with ``Retry-After`` when
-  Kafka cannot take it, so the sender retries.
+- 202 only after Kafka acknowledged the raw envelope (the :class:`Outbox`
+  every source sends through waits for this record's acknowledgement), so a
+  202 means the post is durable; 503 with ``Retry-After`` when Kafka cannot
+  take it, so the sender retries. When Kafka refused a record for good the
+  outbox is broken: the receiver stops and exits non-zero, so the platform
+  restarts it, instead of answering every later push with a 503.
 
 A delete notice ``{"type": "delete", "platform": P, "id": ID, "author_id"?,
 "deleted_at"?}`` becomes a webhook ``kind: "delete"`` message.
@@ -42,8 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from streams.settings import Settings
-from streams.sources.base import RunLimits, RunReport, Stopper
-from streams.sources.producer import RawProducer
+from streams.sources.base import DeliveryError, Outbox, RunLimits, RunReport, Stopper
 
 log = logging.getLogger("townsquare.ingest.webhook")
 
@@ -114,13 +116,19 @@ class WebhookReceiver:
         self.opts = options
         self.limits = limits or RunLimits()
         self.stopper = stopper or Stopper(self.limits.max_runtime)
-        self.producer = RawProducer(settings, "webhook")
-        self.accepted = 0
+        self.outbox = Outbox.open(settings, "webhook", self.limits, self.stopper)
+        self.failure: DeliveryError | None = None
+        """Set when Kafka refused a record for good; the receiver has stopped."""
         self.rejected = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((options.host, options.port), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def accepted(self) -> int:
+        """Posts Kafka acknowledged (each got its 202)."""
+        return self.outbox.sent
 
     @property
     def url(self) -> str:
@@ -136,7 +144,7 @@ class WebhookReceiver:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
-        self.producer.close()
+        self.outbox.close()
 
     def __enter__(self) -> WebhookReceiver:
         return self.start()
@@ -145,17 +153,22 @@ class WebhookReceiver:
         self.close()
 
     def accept(self, source: str, message: dict[str, Any]) -> None:
-        """Send and wait for Kafka's acknowledgement (raises if it does not come)."""
-        with self._lock:
-            full = self.limits.max_posts is not None and self.accepted >= self.limits.max_posts
-        if full:
-            raise OverflowError("post limit reached")
-        self.producer.send(FORMAT, message, partition_key(message), {"webhook_source": source})
-        self.producer.flush(timeout=10)
-        with self._lock:
-            self.accepted += 1
-            if self.limits.max_posts is not None and self.accepted >= self.limits.max_posts:
+        """Send and wait for Kafka's acknowledgement (raises if it does not come).
+
+        :class:`OverflowError` at the post limit; :class:`DeliveryError` when
+        Kafka did not take the post; if it refused it for good, the receiver
+        also stops (``failure`` says why).
+        """
+        context = {"webhook_source": source}
+        try:
+            delivered = self.outbox.deliver(FORMAT, message, partition_key(message), context)
+        except DeliveryError as exc:
+            if self.outbox.broken:
+                self.failure = exc
                 self.stopper.stop()
+            raise
+        if not delivered:
+            raise OverflowError("post limit reached")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -280,4 +293,6 @@ def run_webhook(
             pass
     finally:
         receiver.close()
+    if receiver.failure is not None:
+        raise receiver.failure
     return RunReport(receiver.accepted, receiver.rejected, time.monotonic() - started, None)

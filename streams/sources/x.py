@@ -25,26 +25,24 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from streams.backoff import Backoff
 from streams.settings import Settings
 from streams.sources.base import (
     IngestError,
-    RawSink,
+    Item,
+    Outbox,
     RunLimits,
     RunReport,
-    Stopped,
+    Send,
+    Skip,
+    Steps,
     Stopper,
-    fetch,
-    http_client,
-    newest_id,
-    refuse,
 )
+from streams.sources.http import SinceIdSource, refuse
 
 log = logging.getLogger("townsquare.ingest.x")
 
@@ -87,38 +85,28 @@ def partition_key(message: dict[str, Any]) -> str | None:
     return None
 
 
-class XAgent:
-    def __init__(
-        self, settings: Settings, options: XOptions, limits: RunLimits, stopper: Stopper
-    ) -> None:
+class XSource(SinceIdSource):
+    """X API v2: a step is one recent-search poll, or one stream connection after a backfill."""
+
+    def __init__(self, outbox: Outbox, options: XOptions) -> None:
         self.opts = options
-        self.stopper = stopper
         self.base = options.base_url.rstrip("/")
         mode = f"search:{options.query}" if options.query else "stream"
-        self.sink = RawSink(
-            settings,
-            "x",
+        super().__init__(
+            outbox,
             f"x:{self.base}:{mode}",
-            limits,
-            stopper,
-            checkpoint_every=options.checkpoint_every,
-            checkpoint_seconds=options.checkpoint_seconds,
+            Backoff(base=options.retry_base, cap=options.retry_cap),
+            headers={"Authorization": f"Bearer {options.token}"},
         )
-        self.client = http_client({"Authorization": f"Bearer {options.token}"})
-        self.backoff = Backoff(base=options.retry_base, cap=options.retry_cap)
-        self.since_id: str | None = None
 
-    def _cursor(self) -> dict[str, Any] | None:
-        return {"since_id": self.since_id} if self.since_id else None
-
-    def _send(self, message: dict[str, Any]) -> None:
-        if self.sink.emit(FORMAT, message, partition_key(message)):
-            data = message.get("data")
-            if isinstance(data, dict) and isinstance(data.get("id"), str):
-                self.since_id = newest_id(self.since_id, data["id"])
+    def _message(self, message: dict[str, Any]) -> Iterator[Item]:
+        data = message.get("data")
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            self.saw(data["id"])
+        yield Send(FORMAT, message, partition_key(message))
 
     # --- recent search ------------------------------------------------------------------
-    def search(self, query: str) -> None:
+    def search(self, query: str) -> Iterator[Item]:
         """Every tweet matching ``query`` after ``since_id`` (or the newest page), oldest first."""
         tweets: dict[str, dict[str, Any]] = {}
         users: dict[str, Any] = {}
@@ -129,14 +117,7 @@ class XAgent:
                 params["since_id"] = self.since_id
             if token:
                 params["next_token"] = token
-            response = fetch(
-                self.client,
-                self.base + SEARCH_PATH,
-                params=params,
-                stopper=self.stopper,
-                backoff=self.backoff,
-                source="x",
-            )
+            response = self.http.get(self.base + SEARCH_PATH, params=params)
             if response.status_code in (401, 403):
                 raise refuse(response, "X", "check TOWNSQUARE_X_BEARER_TOKEN and the app's access")
             if response.status_code != 200:
@@ -147,7 +128,9 @@ class XAgent:
             try:
                 page = response.json()
             except ValueError:
-                self.sink.skip("search page is not JSON")
+                page = None
+            if not isinstance(page, dict):
+                yield Skip("search page is not a JSON object")
                 return
             for tweet in page.get("data") or []:
                 if isinstance(tweet, dict) and isinstance(tweet.get("id"), str):
@@ -159,34 +142,33 @@ class XAgent:
             if not token or not self.since_id:
                 break
         for tweet_id in sorted(tweets, key=lambda i: (len(i), i)):
-            if self.stopper.stopped():
-                break
             tweet = tweets[tweet_id]
             author = users.get(str(tweet.get("author_id")))
-            self._send({"data": tweet, "includes": {"users": [author] if author else []}})
-        self.sink.checkpoint(self._cursor())
+            yield from self._message(
+                {"data": tweet, "includes": {"users": [author] if author else []}}
+            )
 
     # --- filtered stream ----------------------------------------------------------------
-    def _line(self, line: str) -> None:
+    def _line(self, line: str) -> Iterator[Item]:
         if not line.strip():
-            return  # keep-alive
+            yield None  # keep-alive
+            return
         try:
             message = json.loads(line)
         except ValueError:
-            self.sink.emit(FORMAT, line, None)
+            yield Send(FORMAT, line, None)
             return
         if isinstance(message, dict) and "errors" in message and "data" not in message:
-            self.sink.skip("stream notice without data", detail=str(message["errors"])[:300])
-            return
-        if not isinstance(message, dict):
-            self.sink.emit(FORMAT, message, None)
-            return
-        self._send(message)
+            yield Skip("stream notice without data", {"detail": str(message["errors"])[:300]})
+        elif not isinstance(message, dict):
+            yield Send(FORMAT, message, None)
+        else:
+            yield from self._message(message)
 
-    def stream(self) -> bool:
-        timeout = httpx.Timeout(10.0, read=self.stopper.bounded(self.opts.idle_timeout))
-        with self.client.stream(
-            "GET", self.base + STREAM_PATH, params=FIELDS, timeout=timeout
+    def stream(self) -> Generator[Item, None, float]:
+        """Read the filtered stream until it drops; the wait before connecting again."""
+        with self.http.stream(
+            self.base + STREAM_PATH, idle_timeout=self.opts.idle_timeout, params=FIELDS
         ) as response:
             if response.status_code in (401, 403):
                 response.read()
@@ -194,44 +176,20 @@ class XAgent:
                     response, "X", "check TOWNSQUARE_X_BEARER_TOKEN and stream rules access"
                 )
             if response.status_code != 200:
-                delay = self.backoff.delay(response.headers, response.status_code, time.time())
-                log.warning("stream answered HTTP %s; waiting %.1fs", response.status_code, delay)
-                self.stopper.sleep(delay)
-                return False
+                return self.http.retry_delay(response)
             self.backoff.reset()
             for line in response.iter_lines():
-                self._line(line)
-                if self.stopper.stopped():
-                    break
-                self.sink.maybe_checkpoint(self._cursor())
-        return True
+                yield from self._line(line)
+        return self.backoff.jittered()
 
-    def run(self) -> RunReport:
-        started = time.monotonic()
-        cursor = self.sink.load_cursor()
-        self.since_id = str(cursor["since_id"]) if cursor and cursor.get("since_id") else None
-        try:
-            while not self.stopper.stopped():
-                if self.opts.query:
-                    self.search(self.opts.query)
-                    self.stopper.sleep(self.opts.interval)
-                    continue
-                if self.opts.backfill_query and self.since_id:
-                    self.search(self.opts.backfill_query)
-                try:
-                    opened = self.stream()
-                except (httpx.TransportError, httpx.StreamError) as exc:
-                    opened = True
-                    log.warning("stream dropped: %s", type(exc).__name__)
-                self.sink.checkpoint(self._cursor())
-                if opened and not self.stopper.stopped():
-                    self.stopper.sleep(self.backoff.jittered())
-        except Stopped:
-            pass
-        finally:
-            self.client.close()
-            report = self.sink.finish(self._cursor(), started)
-        return report
+    def step(self) -> Steps:
+        """Poll recent search; or backfill by search from the cursor, then read the stream."""
+        if self.opts.query:
+            yield from self.search(self.opts.query)
+            return self.opts.interval
+        if self.opts.backfill_query and self.since_id:
+            yield from self.search(self.opts.backfill_query)
+        return (yield from self.stream())
 
 
 def run_x(
@@ -240,5 +198,4 @@ def run_x(
     """Follow the filtered stream or poll recent search onto the raw topic."""
     if not options.token:
         raise IngestError("set TOWNSQUARE_X_BEARER_TOKEN (or TOWNSQUARE_X_BEARER_TOKEN_FILE)")
-    stopper = stopper or Stopper(limits.max_runtime)
-    return XAgent(settings, options, limits, stopper).run()
+    return XSource(Outbox.open(settings, "x", limits, stopper, options), options).run()

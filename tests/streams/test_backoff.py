@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from streams.backoff import (
     Backoff,
-    RequestPacer,
+    Pacer,
     parse_reset,
     parse_retry_after,
+    retryable_status,
     server_wait,
 )
 
@@ -92,10 +93,41 @@ def test_a_server_wait_is_honoured_in_full_but_capped() -> None:
 
 
 def test_the_pacer_spaces_requests_and_obeys_push_back() -> None:
-    pacer = RequestPacer(per_minute=30)
+    pacer = Pacer.per_minute(30)
     assert pacer.wait_needed(100.0) == 0.0
     pacer.sent(100.0)
     assert pacer.wait_needed(100.5) == pytest.approx(1.5)
     pacer.sent(102.0)
     pacer.push_back(200.0)
     assert pacer.wait_needed(150.0) == 50.0
+
+
+def test_an_even_pacer_does_not_drift_when_requests_go_late() -> None:
+    pacer = Pacer.per_second(10)
+    pacer.sent(0.0)
+    pacer.sent(0.13)  # 30 ms late: the next one is due 100 ms after it, not at 0.2
+    assert pacer.wait_needed(0.2) == pytest.approx(0.03)
+
+
+def test_a_burst_pacer_allows_its_limit_in_any_window_and_refuses_the_rest() -> None:
+    pacer = Pacer.burst_per_minute(3)
+    assert [pacer.take(t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
+    assert pacer.wait_needed(3.0) == pytest.approx(57.0)  # the first one leaves the window
+    assert pacer.take(60.0) is True
+    assert pacer.take(60.5) is False
+    assert pacer.take(61.0) is True
+
+
+def test_a_zero_burst_refuses_everything_and_unpaced_never_waits() -> None:
+    assert not Pacer.burst_per_minute(0).take(0.0)
+    for unpaced in (Pacer.per_second(None), Pacer.per_minute(0)):
+        for t in range(100):
+            assert unpaced.take(t / 1000)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [(429, True), (500, True), (503, True), (599, True), (200, False), (304, False), (404, False)],
+)
+def test_429_and_every_5xx_are_worth_retrying(status: int, retry: bool) -> None:
+    assert retryable_status(status) is retry

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
+from streams.settings import LocalPortUnknown, Settings, record_local_ports
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -27,13 +27,55 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     assert not s.uses_local_services
 
 
+_LOCAL = (
+    "TOWNSQUARE_KAFKA_BOOTSTRAP",
+    "TOWNSQUARE_ES_URL",
+    "TOWNSQUARE_LOCAL_KAFKA_PORT",
+    "TOWNSQUARE_LOCAL_ES_PORT",
+)
+
+
 def test_defaults_point_at_the_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("TOWNSQUARE_KAFKA_BOOTSTRAP", "TOWNSQUARE_ES_URL"):
+    for var in _LOCAL:
         monkeypatch.delenv(var, raising=False)
     s = Settings()
     assert s.uses_local_services
-    assert s.kafka_servers.startswith("127.0.0.1:")
-    assert s.elasticsearch_url.startswith("http://127.0.0.1:")
+    assert s.kafka_servers == "127.0.0.1:19092"
+    assert s.elasticsearch_url == "http://127.0.0.1:19200"
+
+
+def test_local_ports_come_from_their_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in _LOCAL:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TOWNSQUARE_LOCAL_KAFKA_PORT", "29092")
+    monkeypatch.setenv("TOWNSQUARE_LOCAL_ES_PORT", "29200")
+    s = Settings()
+    assert (s.kafka_servers, s.elasticsearch_url) == ("127.0.0.1:29092", "http://127.0.0.1:29200")
+    monkeypatch.setenv("TOWNSQUARE_KAFKA_BOOTSTRAP", "k1:9092")  # named servers win
+    assert Settings().kafka_servers == "k1:9092"
+
+
+def test_port_zero_follows_the_ports_services_up_recorded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for var in _LOCAL:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TOWNSQUARE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOWNSQUARE_LOCAL_KAFKA_PORT", "0")
+    monkeypatch.setenv("TOWNSQUARE_LOCAL_ES_PORT", "0")
+    s = Settings()
+    with pytest.raises(LocalPortUnknown, match=r"TOWNSQUARE_LOCAL_KAFKA_PORT=0.*services up"):
+        _ = s.kafka_servers
+    record_local_ports(tmp_path, {"kafka": 41001, "elasticsearch": 41002})
+    assert (s.kafka_servers, s.elasticsearch_url) == ("127.0.0.1:41001", "http://127.0.0.1:41002")
+    record_local_ports(tmp_path, {"kafka": 41003, "elasticsearch": 41004})  # a later `up`
+    assert s.kafka_servers == "127.0.0.1:41003"
+
+
+def test_a_port_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOWNSQUARE_LOCAL_ES_PORT", "70000")
+    with pytest.raises(ValueError, match="local_es_port"):
+        Settings()
 
 
 def test_secrets_come_from_mounted_files_and_never_show(

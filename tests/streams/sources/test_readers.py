@@ -8,6 +8,7 @@ import pytest
 from streams.sources.readers import (
     READER_FORMATS,
     Record,
+    UnknownFormat,
     count_records,
     envelope_format,
     iter_records,
@@ -40,8 +41,14 @@ def test_every_reader_format_has_an_adapter_format() -> None:
     assert {fmt for _, fmt in CASES} == set(READER_FORMATS)
     assert all(envelope_format(fmt) in FORMATS for fmt in READER_FORMATS)
     assert envelope_format("jsonl") == "canonical"
-    with pytest.raises(ValueError, match="unknown reader format"):
+    with pytest.raises(UnknownFormat, match="unknown format 'xml'; choose one of: jsonl, twcs-csv"):
         envelope_format("xml")
+    for reader in (
+        lambda: iter_records(Path("x.xml"), "xml"),
+        lambda: count_records(Path("x"), "xml"),
+    ):
+        with pytest.raises(UnknownFormat):
+            reader()
 
 
 @pytest.mark.parametrize(("path", "fmt"), CASES)

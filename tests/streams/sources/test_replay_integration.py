@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from schemas.models import RawEnvelope
 from streams.cli.main import app
-from streams.sources.replay import _Pacer, replay_file
+from streams.sources.replay import replay_file
 from streams.topic_names import RAW
 
 pytestmark = pytest.mark.integration
@@ -57,16 +57,3 @@ def test_unknown_format_is_refused_with_the_choices(iso: Isolated, tmp_path: Pat
     )
     assert result.exit_code == 1
     assert "unknown format 'docx'" in result.output and "twcs-csv" in result.output
-
-
-def test_pacer_holds_the_rate_without_drifting() -> None:
-    pacer = _Pacer(50.0)
-    started = time.monotonic()
-    for _ in range(26):
-        pacer.wait()
-    assert 0.49 <= time.monotonic() - started < 1.0
-    unpaced = _Pacer(None)
-    started = time.monotonic()
-    for _ in range(1000):
-        unpaced.wait()
-    assert time.monotonic() - started < 0.1

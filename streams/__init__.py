@@ -1,1 +1,1 @@
-"""The Faust app, its topics, tables and agents, ingest, the sink and the CLI."""
+"""The stream side: pure steps, the Faust worker, ingest sources, Elasticsearch, the CLI."""

@@ -2,7 +2,9 @@
 
 townsquare talks to Kafka through two clients: Faust (aiokafka) in the worker
 and kafka-python in ingest, setup and the CLI. Both must see the same servers
-and the same TLS/SASL options, so both are built from here.
+and the same TLS/SASL options, so both derive them from here; the Faust half
+lives in :mod:`streams.worker.faust_config`, because this module is imported by
+the ingest side, which must not import Faust.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from faust.auth import SASLCredentials, SSLCredentials
-
 from streams.settings import Settings
 
 
-def _ssl_context(settings: Settings) -> ssl.SSLContext:
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context both clients use for the brokers (the configured CA, else the system's)."""
     cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
     return ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=cafile)
 
@@ -27,7 +28,7 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
         "security_protocol": settings.kafka_security_protocol,
     }
     if settings.kafka_security_protocol in {"SSL", "SASL_SSL"}:
-        config["ssl_context"] = _ssl_context(settings)
+        config["ssl_context"] = ssl_context(settings)
     if settings.kafka_security_protocol.startswith("SASL"):
         config["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
         config["sasl_plain_username"] = settings.kafka_sasl_username
@@ -37,27 +38,3 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
             else None
         )
     return config
-
-
-def faust_credentials(settings: Settings) -> SASLCredentials | SSLCredentials | None:
-    """``broker_credentials`` for the Faust app (None for PLAINTEXT)."""
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    if protocol == "SSL":
-        return SSLCredentials(_ssl_context(settings))
-    return SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=(
-            settings.kafka_sasl_password.get_secret_value()
-            if settings.kafka_sasl_password
-            else None
-        ),
-        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        ssl_context=_ssl_context(settings) if protocol == "SASL_SSL" else None,
-    )
-
-
-def broker_url(settings: Settings) -> str:
-    """Faust's broker URL list: ``kafka://host1:9092;kafka://host2:9092``."""
-    return ";".join(f"kafka://{server.strip()}" for server in settings.kafka_servers.split(","))

@@ -51,13 +51,15 @@ ES_FAILURES = Counter(
     "Per-document Elasticsearch failures, by error type.",
     ["reason"],
 )
-ES_UP = Gauge("townsquare_es_up", "1 while the sink can reach Elasticsearch, 0 while paused.")
+ES_UP = Gauge(
+    "townsquare_es_up", "1 while the index stage can reach Elasticsearch, 0 while paused."
+)
 INGESTED = Counter(
     "townsquare_ingested_total", "Records put on the raw topic, by source.", ["source"]
 )
 INGEST_SKIPPED = Counter(
     "townsquare_ingest_skipped_total",
-    "Records an ingest agent dropped at the edge (not posts, unreadable pages), by reason.",
+    "Records an ingest source dropped at the edge (not posts, unreadable pages), by reason.",
     ["source", "reason"],
 )
 CONSUMER_LAG = Gauge(

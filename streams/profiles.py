@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from processors.profile import Organisation, load_profile
@@ -14,5 +16,30 @@ def default_profile_path() -> Path:
     return sample_path(COUNCIL_PROFILE)
 
 
+def profile_path(settings: Settings) -> Path:
+    """The profile file ``settings`` select (``TOWNSQUARE_PROFILE_PATH``, else the sample)."""
+    return settings.profile_path or default_profile_path()
+
+
 def profile_for(settings: Settings) -> Organisation:
-    return load_profile(settings.profile_path or default_profile_path())
+    return load_profile(profile_path(settings))
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    """A profile with where it came from, so a worker can say exactly which one it scores with.
+
+    The digest is of the file's bytes: two workers with the same digest score
+    alike, whatever the path (a ConfigMap mount, a local copy).
+    """
+
+    org: Organisation
+    path: Path
+    sha256: str
+
+
+def load_profile_with_digest(settings: Settings) -> LoadedProfile:
+    """The selected profile, its path and the sha256 of the bytes it was parsed from."""
+    path = profile_path(settings)
+    org = load_profile(path)  # first: a missing or bad file raises ProfileError with its problems
+    return LoadedProfile(org=org, path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest())

@@ -125,26 +125,30 @@ def setup() -> None:
 def worker(
     role: Annotated[
         list[str],
-        typer.Option("--role", "-r", help="normalize, enrich, sink or all (repeatable)."),
+        typer.Option(
+            "--role",
+            "-r",
+            help="normalize, locate, enrich, index or all (repeatable; sink is a deprecated "
+            "name of index).",
+        ),
     ] = ["all"],  # noqa: B006 - typer reads the default
 ) -> None:
     """Run the Faust worker for the given stages until stopped (SIGTERM/SIGINT)."""
     settings = get_settings()
-    from streams.worker.roles import register
-
-    try:
-        register(role)
-    except ValueError as exc:
-        fail(str(exc))
     import faust
 
     from streams.metrics import serve_metrics
-    from streams.worker.app import app as faust_app
+    from streams.worker.app import create_worker
 
+    try:
+        built = create_worker(settings, role)
+    except ValueError as exc:
+        fail(str(exc))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     serve_metrics(settings.metrics_port)
     faust.Worker(
-        faust_app,
+        built.app,
+        *built.services(),
         loglevel=settings.log_level.lower(),
         logging_config=logging_config(settings.log_level, settings.log_format),
         quiet=True,

@@ -1,1 +1,1 @@
-"""Elasticsearch: client construction, index setup, the bulk sink and search queries."""
+"""Elasticsearch: client construction, index setup, bulk indexing and search queries."""

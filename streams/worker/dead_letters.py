@@ -66,15 +66,20 @@ def dead_letter(
 
 
 def message_key(key: bytes | str | None) -> str | None:
+    """A message key as text (keys are UTF-8 by contract; a bad byte must not lose the letter)."""
     if isinstance(key, bytes):
         return key.decode("utf-8", "replace")
     return key
 
 
-async def publish_dead_letter(event: faust.EventT, *, stage: str, reason: str, error: str) -> None:
-    """Dead-letter the event's original message (with its coordinates) to ``posts.dlq``."""
-    from streams.worker.topics import dlq_topic
+async def publish_dead_letter(
+    dlq: faust.TopicT, event: faust.EventT, *, stage: str, reason: str, error: str
+) -> None:
+    """Dead-letter the event's original message (with its coordinates) to ``dlq``.
 
+    The topic is passed in (agents get it from :class:`streams.worker.topics.Topics`)
+    rather than imported, so this module depends on no app.
+    """
     message = event.message
     key = message_key(message.key)
     letter = dead_letter(
@@ -87,4 +92,4 @@ async def publish_dead_letter(event: faust.EventT, *, stage: str, reason: str, e
         offset=message.offset,
         key=key,
     )
-    await dlq_topic.send(key=key, value=letter.model_dump_json().encode())
+    await dlq.send(key=key, value=letter.model_dump_json().encode())

@@ -1,32 +1,79 @@
-"""Every Faust topic of the pipeline, named from settings (prefix + name + version).
+"""Every Faust topic of the pipeline, declared on a given app (prefix + name + version).
 
 Payloads are bytes encoded by the pydantic models' own serializer
 (``model_dump_json``), never Faust's codecs, so that non-Faust subscribers read
 exactly what ``schemas/json`` documents. Keys are UTF-8 strings.
+
+Declaring a topic only describes it; nothing is subscribed or created until an
+agent of the running roles consumes it (``townsquare setup`` creates topics).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
 import faust
 
 from streams import topic_names as names
-from streams.worker.app import app, settings
+from streams.settings import Settings
+from streams.steps.outputs import Send
 
 
-def _topic(name: str) -> faust.TopicT:
-    return app.topic(
-        settings.topic(name),
-        key_type=str,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.topic_partitions,
+@dataclass(frozen=True)
+class Topics:
+    """The pipeline's topics on one app; steps name them by logical name (:meth:`named`)."""
+
+    raw: faust.TopicT
+    normalized: faust.TopicT
+    enriched: faust.TopicT
+    alerts: faust.TopicT
+    dlq: faust.TopicT
+    by_id: faust.TopicT
+
+    @cached_property
+    def _by_name(self) -> dict[str, faust.TopicT]:
+        return {
+            names.RAW: self.raw,
+            names.NORMALIZED: self.normalized,
+            names.ENRICHED: self.enriched,
+            names.ALERTS: self.alerts,
+            names.DLQ: self.dlq,
+            names.BY_ID: self.by_id,
+        }
+
+    def named(self, name: str) -> faust.TopicT:
+        """The topic for a logical name from :mod:`streams.topic_names`."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ValueError(f"no worker topic named {name!r}") from None
+
+    async def send(self, outputs: Iterable[Send]) -> None:
+        """Publish a step's outputs, in order (Faust flushes them before it commits)."""
+        for out in outputs:
+            await self.named(out.topic_name).send(key=out.key, value=out.value)
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    """Declare the pipeline's topics on ``app``, named from ``settings``."""
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(
+            settings.topic(name),
+            key_type=str,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.topic_partitions,
+        )
+
+    return Topics(
+        raw=topic(names.RAW),
+        normalized=topic(names.NORMALIZED),
+        enriched=topic(names.ENRICHED),
+        alerts=topic(names.ALERTS),
+        dlq=topic(names.DLQ),
+        by_id=topic(names.BY_ID),
     )
-
-
-raw_topic = _topic(names.RAW)
-normalized_topic = _topic(names.NORMALIZED)
-enriched_topic = _topic(names.ENRICHED)
-alerts_topic = _topic(names.ALERTS)
-dlq_topic = _topic(names.DLQ)
-by_id_topic = _topic(names.BY_ID)

@@ -16,7 +16,7 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
-ROLES = {"normalize", "enrich", "sink"}
+ROLES = {"normalize", "locate", "enrich", "index"}
 
 
 def compose() -> dict[str, Any]:

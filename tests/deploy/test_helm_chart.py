@@ -39,8 +39,13 @@ needs_helm = pytest.mark.skipif(
     not HAVE_HELM, reason="no helm binary on PATH and helm-python-sdk not installed"
 )
 RELEASE, NAMESPACE = "ts", "prod"
-ROLES = ("normalize", "enrich", "sink")
-ROLE_INPUT = {"normalize": "posts.raw", "enrich": "posts.normalized", "sink": "posts.enriched"}
+ROLES = ("normalize", "locate", "enrich", "index")
+ROLE_INPUT = {
+    "normalize": "posts.raw",
+    "locate": "posts.by_id",
+    "enrich": "posts.normalized",
+    "index": "posts.enriched",
+}
 
 
 def default_values() -> dict[str, Any]:
@@ -100,7 +105,7 @@ EVERYTHING_ON: dict[str, Any] = {
     "extraEnv": {"TOWNSQUARE_LOG_LEVEL": "DEBUG"},
     "roles": {
         "normalize": {"autoscaling": {"enabled": True, "metricType": "Pods"}},
-        "sink": {"extraEnv": {"TOWNSQUARE_ES_BULK_CHUNK": "200"}},
+        "index": {"extraEnv": {"TOWNSQUARE_ES_BULK_CHUNK": "200"}},
     },
     "ingest": {
         "sources": [

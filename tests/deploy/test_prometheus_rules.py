@@ -184,8 +184,8 @@ def test_prometheus_config_loads_the_rules() -> None:
     assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     roles = {group["labels"]["role"] for group in jobs["townsquare"]["static_configs"]}
-    # The ES-down alert selects on role, so the sink's target must carry it.
-    assert "sink" in roles
+    # The ES-down alert selects on role, so the index role's target must carry it.
+    assert "index" in roles
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)")

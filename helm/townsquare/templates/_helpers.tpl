@@ -44,7 +44,7 @@ app.kubernetes.io/part-of: townsquare
 
 {{/* The topic each worker role consumes; its lag drives that role's HPA. */}}
 {{- define "townsquare.roleInputTopic" -}}
-{{- $inputs := dict "normalize" "posts.raw" "enrich" "posts.normalized" "sink" "posts.enriched" }}
+{{- $inputs := dict "normalize" "posts.raw" "locate" "posts.by_id" "enrich" "posts.normalized" "index" "posts.enriched" }}
 {{- include "townsquare.topic" (dict "root" .root "name" (get $inputs .role)) }}
 {{- end }}
 

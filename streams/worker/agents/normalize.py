@@ -1,8 +1,8 @@
 """normalize: posts.raw -> posts.normalized (keyed by conversation id), bad input -> DLQ.
 
 Every post also leaves a locator on ``posts.by_id`` so that a later delete,
-which most platforms send without its thread, can be routed to it (see
-``streams.worker.agents.locate``, which runs with this role).
+which most platforms send without its thread, can be routed to it by the
+``locate`` role. What goes where is :func:`streams.steps.route.route`.
 """
 
 from __future__ import annotations
@@ -10,44 +10,34 @@ from __future__ import annotations
 import time
 
 import faust
+from faust.types import AgentT
 
-from processors.adapters import decode_envelope, normalize
-from processors.adapters.errors import AdapterError
 from streams.metrics import MESSAGES, STAGE_LATENCY
-from streams.worker.agents.locate import locator
-from streams.worker.app import app, settings
+from streams.steps.outputs import Rejected
+from streams.steps.route import normalize_message
 from streams.worker.dead_letters import publish_dead_letter
-from streams.worker.topics import by_id_topic, normalized_topic, raw_topic
+from streams.worker.resources import Resources
+from streams.worker.tables import Tables
+from streams.worker.topics import Topics
 
 STAGE = "normalize"
 
 
-@app.agent(raw_topic, name="townsquare.normalize")
-async def normalize_agent(stream: faust.StreamT) -> None:
-    async for event in stream.events():
-        started = time.perf_counter()
-        message = event.message
-        data: bytes = message.value or b""
-        try:
-            # Adapters stamp the envelope's ingest id and receive time on the post.
-            post = normalize(decode_envelope(data, settings.max_message_bytes))
-        except Exception as exc:
-            reason = exc.reason if isinstance(exc, AdapterError) else "unexpected_error"
-            await publish_dead_letter(
-                event, stage=STAGE, reason=reason, error=f"{type(exc).__name__}: {exc}"
-            )
-            continue
-        if post.kind == "delete" and post.conversation_id == post.id:
-            # Adapters give a delete its own id as conversation when the platform
-            # did not name the thread: locate finds it by post id. A delete that
-            # names its thread goes straight to it, keeping its place in the
-            # thread's order (a detour through locate could overtake later posts).
-            await by_id_topic.send(key=post.id, value=post.model_dump_json().encode())
-        else:
-            await normalized_topic.send(
-                key=post.conversation_id, value=post.model_dump_json().encode()
-            )
-            if post.kind != "delete":
-                await by_id_topic.send(key=post.id, value=locator(post))
-        MESSAGES.labels(stage=STAGE, outcome="ok").inc()
-        STAGE_LATENCY.labels(stage=STAGE).observe(time.perf_counter() - started)
+def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
+    """Declare the normalize agent on ``app``."""
+    max_bytes = resources.settings.max_message_bytes
+
+    async def normalize_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            started = time.perf_counter()
+            result = normalize_message(event.message.value or b"", max_bytes)
+            if isinstance(result, Rejected):
+                await publish_dead_letter(
+                    topics.dlq, event, stage=STAGE, reason=result.reason, error=result.error
+                )
+                continue
+            await topics.send(result)
+            MESSAGES.labels(stage=STAGE, outcome="ok").inc()
+            STAGE_LATENCY.labels(stage=STAGE).observe(time.perf_counter() - started)
+
+    return app.agent(topics.raw, name="townsquare.normalize")(normalize_agent)

@@ -2,7 +2,7 @@
 
 Two ways in: a module-wide pipeline run (replay a small file through a real
 worker, so the documents are what enrichment really produces) for the filters
-and the awaiting count, and documents indexed directly with the sink's
+and the awaiting count, and documents indexed directly with the index stage's
 ``index_batch`` where a test needs exact snapshots (late posts, many waits,
 SLA arithmetic). Expected answers are computed from what the index holds, not
 written down, so a filter that silently matches everything fails.

@@ -67,3 +67,20 @@ def test_profile_check_on_a_missing_or_broken_file(tmp_path: Path) -> None:
     broken.write_text("organisation: [unclosed\n")
     result = runner.invoke(app, ["profile", "check", str(broken)])
     assert result.exit_code == 1 and "not valid YAML" in " ".join(result.output.split())
+
+
+def test_worker_refuses_an_unknown_role_before_starting_anything(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["worker", "--role", "sinks"], env={"TOWNSQUARE_DATA_DIR": str(tmp_path / "d")}
+    )
+    assert result.exit_code != 0
+    output = " ".join(result.output.split())
+    assert "unknown role 'sinks'" in output
+    assert "normalize, locate, enrich, index or all" in output
+    assert not (tmp_path / "d").exists(), "nothing was started or created"
+
+
+def test_worker_help_names_the_roles() -> None:
+    result = runner.invoke(app, ["worker", "--help"])
+    output = " ".join(result.output.split())
+    assert "normalize, locate, enrich, index or all" in output

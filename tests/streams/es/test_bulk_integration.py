@@ -1,4 +1,4 @@
-"""The bulk sink against the real search server: per-document failures and idempotency."""
+"""Bulk indexing against the real search server: per-document failures and idempotency."""
 
 from __future__ import annotations
 

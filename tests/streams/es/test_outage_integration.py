@@ -137,7 +137,7 @@ def test_an_elasticsearch_outage_loses_nothing_and_duplicates_nothing(
         outage_started = time.monotonic()
         assert not es_ready(svc.es_url, timeout=1.0), "elasticsearch still answers after stop"
 
-        # While it is down the sink pauses and says so; the worker stays up.
+        # While it is down the index stage pauses and says so; the worker stays up.
         assert wait_for(lambda: _es_up(metrics_port) == 0.0, timeout=30, interval=0.2), (
             log.read_text()[-3000:]
         )

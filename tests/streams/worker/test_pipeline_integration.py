@@ -196,7 +196,7 @@ def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_inde
 ) -> None:
     before = canonical_post(300, conversation=300)
     # Valid for the model (a follower count is any non-negative int), refused by
-    # Elasticsearch's long field: the sink's per-document failure path.
+    # Elasticsearch's long field: the index stage's per-document failure path.
     refused = canonical_post(301, conversation=300, reply_to=300)
     refused["author"] = {**refused["author"], "followers": 10**30}
     after = canonical_post(302, conversation=300, reply_to=300)
@@ -207,12 +207,12 @@ def test_a_document_the_mapping_refuses_is_dead_lettered_and_its_neighbours_inde
 
     assert wait_for(lambda: {before["id"], after["id"]} <= set(_indexed_ids(pipeline)), timeout=60)
 
-    def sink_letters() -> list[dict[str, Any]]:
+    def index_letters() -> list[dict[str, Any]]:
         letters = [json.loads(v) for _, v in read_topic(pipeline.settings, DLQ)]
-        return [d for d in letters if d["stage"] == "sink" and refused["id"] in d["payload"]]
+        return [d for d in letters if d["stage"] == "index" and refused["id"] in d["payload"]]
 
-    assert wait_for(lambda: len(sink_letters()) == 1, timeout=30)
-    letter = sink_letters()[0]
+    assert wait_for(lambda: len(index_letters()) == 1, timeout=30)
+    letter = index_letters()[0]
     assert letter["reason"] in {"document_parsing_exception", "mapper_parsing_exception"}
     assert "followers" in letter["error"]
     assert letter["topic"] == pipeline.settings.topic("posts.enriched")

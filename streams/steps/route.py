@@ -1,0 +1,65 @@
+"""route: where normalize sends one canonical post (the normalize stage's decision).
+
+A post goes to ``posts.normalized`` keyed by its conversation id, so every post
+of a thread reaches one partition and the conversation table needs no
+repartition; it also leaves a small locator (post id -> conversation id) on
+``posts.by_id`` so that a later delete that names only the post can find its
+thread (see :mod:`streams.steps.locate`).
+
+Adapters give a delete its own id as conversation when the platform did not
+name the thread: such a delete goes to ``posts.by_id`` alone, where locate
+finds its thread. A delete that names its thread goes straight to it, keeping
+its place in the thread's order (a detour through locate could overtake later
+posts of the thread).
+"""
+
+from __future__ import annotations
+
+import json
+
+from processors.adapters import decode_envelope, normalize
+from processors.adapters.errors import AdapterError
+from schemas.models import CanonicalPost
+from streams.steps.outputs import Rejected, Send
+from streams.topic_names import BY_ID, NORMALIZED
+
+UNEXPECTED = "unexpected_error"
+"""Dead-letter reason for an exception no adapter foresaw (the stage still goes on)."""
+
+
+def locator(post: CanonicalPost) -> bytes:
+    """The ``posts.by_id`` record that tells locate which thread ``post`` lives in."""
+    return json.dumps(
+        {"kind": "locate", "id": post.id, "conversation_id": post.conversation_id}
+    ).encode()
+
+
+def route(post: CanonicalPost) -> list[Send]:
+    """The records normalize publishes for ``post``, in the order it must send them."""
+    value = post.model_dump_json().encode()
+    if post.kind == "delete" and post.conversation_id == post.id:
+        return [Send(BY_ID, post.id, value)]
+    out = [Send(NORMALIZED, post.conversation_id, value)]
+    if post.kind != "delete":
+        # After the post itself: a delete waiting in locate is forwarded only once
+        # this locator arrives, so it can never overtake the post it removes.
+        out.append(Send(BY_ID, post.id, locator(post)))
+    return out
+
+
+def normalize_message(data: bytes, max_bytes: int) -> list[Send] | Rejected:
+    """One raw-topic value -> what to publish, or why it is dead-lettered.
+
+    The error policy of the normalize stage: an adapter's refusal keeps its
+    reason (the DLQ metric label); anything else an adapter lets slip is
+    ``unexpected_error``. Either way the message becomes one dead letter and
+    the stage goes on.
+    """
+    try:
+        # Adapters stamp the envelope's ingest id and receive time on the post.
+        post = normalize(decode_envelope(data, max_bytes))
+    except AdapterError as exc:
+        return Rejected(exc.reason, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # policy: bad input never stops the stage
+        return Rejected(UNEXPECTED, f"{type(exc).__name__}: {exc}")
+    return route(post)

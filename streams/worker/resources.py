@@ -1,0 +1,120 @@
+"""What the agents need beyond topics and tables: the profile, the NER pool, the ES client.
+
+Each is built on first use, never at import or when the app is created: a
+normalize-only worker never loads spaCy or opens an Elasticsearch client, and
+tests can hand in their own (a fixed profile, a fake NER, a fake client).
+:class:`ResourcesService` is handed to the Faust worker, which starts it before
+the app: it warms up what the roles need (:meth:`Resources.warm_up`), so a bad
+profile stops the worker at once, with the profile's name, path and digest in
+the log, instead of at the first post; the worker stops it after the app, and
+it closes what was opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import mode
+
+from processors.profile import Organisation
+from streams.profiles import LoadedProfile, load_profile_with_digest
+from streams.settings import Settings
+from streams.worker.ner import EntityMap, NerRunner
+
+if TYPE_CHECKING:  # the client library is imported only by workers that index
+    from elasticsearch import AsyncElasticsearch
+
+log = logging.getLogger("townsquare.worker")
+
+
+class EntityExtractor(Protocol):
+    """What the enrich agent needs from NER (the process pool, or a fake in tests)."""
+
+    async def extract(self, records: Sequence[tuple[str, str]]) -> EntityMap: ...
+
+    def close(self) -> None: ...
+
+
+class Resources:
+    """Lazily built, explicitly closed dependencies of the agents of one app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        profile: LoadedProfile | None = None,
+        ner: EntityExtractor | None = None,
+        es: AsyncElasticsearch | None = None,
+    ) -> None:
+        self.settings = settings
+        self._profile = profile
+        self._ner = ner
+        self._es = es
+
+    @property
+    def profile(self) -> LoadedProfile:
+        """The organisation profile, loaded (and logged) the first time it is asked for."""
+        if self._profile is None:
+            self._profile = load_profile_with_digest(self.settings)
+            log.info(
+                "organisation profile %s (%s, sha256 %s)",
+                self._profile.org.name,
+                self._profile.path,
+                self._profile.sha256,
+                extra={
+                    "profile": self._profile.org.name,
+                    "profile_path": str(self._profile.path),
+                    "profile_sha256": self._profile.sha256,
+                },
+            )
+        return self._profile
+
+    @property
+    def org(self) -> Organisation:
+        return self.profile.org
+
+    @property
+    def ner(self) -> EntityExtractor:
+        """The NER runner; its process pool itself starts with the first batch."""
+        if self._ner is None:
+            self._ner = NerRunner(self.settings.spacy_model, self.org, self.settings.ner_processes)
+        return self._ner
+
+    @property
+    def es(self) -> AsyncElasticsearch:
+        if self._es is None:
+            from streams.es.client import async_client
+
+            self._es = async_client(self.settings)
+        return self._es
+
+    def warm_up(self, roles: Sequence[str]) -> None:
+        """Build at start-up what ``roles`` need, so configuration errors show before work."""
+        if "enrich" in roles:
+            _ = self.ner  # loads and logs the profile; the pool starts with the first batch
+
+    async def close(self) -> None:
+        """Stop the NER pool and close the Elasticsearch client, if they were opened."""
+        if self._ner is not None:
+            self._ner.close()
+            self._ner = None
+        if self._es is not None:
+            await self._es.close()
+            self._es = None
+
+
+class ResourcesService(mode.Service):
+    """Warms up the resources of ``roles`` when the worker starts; closes them when it stops."""
+
+    def __init__(self, resources: Resources, roles: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resources = resources
+        self.roles = list(roles)
+
+    async def on_start(self) -> None:
+        self.resources.warm_up(self.roles)
+
+    async def on_stop(self) -> None:
+        await self.resources.close()

@@ -1,0 +1,78 @@
+"""route and normalize_message: what normalize publishes where, list in, list out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from stepdata import envelope, post, post_data
+
+from schemas.models import CanonicalPost
+from streams.steps.outputs import Rejected, Send
+from streams.steps.route import UNEXPECTED, locator, normalize_message, route
+from streams.topic_names import BY_ID, NORMALIZED
+
+
+def test_a_post_goes_to_its_thread_then_leaves_a_locator() -> None:
+    reply = post(2, 1, reply_to=1)
+    out = route(reply)
+    assert [(o.topic_name, o.key) for o in out] == [(NORMALIZED, "x:1"), (BY_ID, "x:2")]
+    assert CanonicalPost.model_validate_json(out[0].value) == reply
+    assert json.loads(out[1].value) == {"kind": "locate", "id": "x:2", "conversation_id": "x:1"}
+
+
+def test_an_edit_is_routed_like_a_post() -> None:
+    out = route(post(2, 1, kind="edit", text="edited"))
+    assert [(o.topic_name, o.key) for o in out] == [(NORMALIZED, "x:1"), (BY_ID, "x:2")]
+
+
+def test_a_delete_that_names_no_thread_goes_to_locate_only() -> None:
+    delete = post(2, 2, kind="delete")
+    assert route(delete) == [Send(BY_ID, "x:2", delete.model_dump_json().encode())]
+
+
+def test_a_delete_naming_its_thread_goes_straight_to_it_and_leaves_no_locator() -> None:
+    # Straight to the thread's partition: it keeps its place after the posts before it.
+    delete = post(2, 1, kind="delete")
+    assert route(delete) == [Send(NORMALIZED, "x:1", delete.model_dump_json().encode())]
+
+
+def test_a_raw_envelope_is_normalized_and_stamped_with_the_ingest_id() -> None:
+    out = normalize_message(envelope(post_data(2, 1)), 1024 * 1024)
+    assert isinstance(out, list)
+    routed = CanonicalPost.model_validate_json(out[0].value)
+    assert routed.ingest_id == "test"
+    assert out[1].value == locator(routed)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe", "invalid_utf8"),
+        (b"{not json", "invalid_json"),
+        (envelope(post_data(2, 1), fmt="nope"), "unknown_format"),
+        (envelope({"id": "x:2"}), "missing_field"),
+        (envelope(post_data(2, 1, text="x" * 5000)), "too_large"),
+    ],
+)
+def test_rejected_input_keeps_the_adapters_reason(raw: bytes, reason: str) -> None:
+    out = normalize_message(raw, 4096)
+    assert isinstance(out, Rejected)
+    assert out.reason == reason
+    assert out.error
+
+
+def test_an_error_no_adapter_foresaw_is_rejected_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(data: bytes, max_bytes: int) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr("streams.steps.route.decode_envelope", broken)
+    out = normalize_message(envelope(post_data(2, 1)), 4096)
+    assert out == Rejected(UNEXPECTED, "KeyError: 'surprise'")
+
+
+def test_send_refuses_a_topic_name_the_worker_does_not_have() -> None:
+    with pytest.raises(ValueError, match="unknown topic name"):
+        Send("posts.typo", "k", b"")

@@ -175,7 +175,19 @@ class Settings(BaseSettings):
     profile_path: Path | None = Field(
         default=None,
         description="TOWNSQUARE_PROFILE_PATH: organisation profile YAML. Unset means the "
-        "example profile shipped with the sample corpus.",
+        "sample council profile, which a worker uses only when "
+        "TOWNSQUARE_ALLOW_SAMPLE_PROFILE is true (`townsquare run` sets it).",
+    )
+    allow_sample_profile: bool = Field(
+        default=False,
+        description="TOWNSQUARE_ALLOW_SAMPLE_PROFILE: let a worker score with the sample "
+        "council profile when no profile is configured (demos and tests); otherwise it "
+        "refuses to start.",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_MODELS_DIR: folder of the trained text classifiers (see "
+        "models/README.md). Unset means the models/ folder that ships with the code.",
     )
     max_message_bytes: int = Field(
         default=256 * 1024,

@@ -55,6 +55,7 @@ def isolated(servers: Servers, tmp_path: Path, **overrides: str) -> Isolated:
         "TOWNSQUARE_TOPIC_PARTITIONS": "2",
         "TOWNSQUARE_BATCH_WAIT": "0.2",
         "TOWNSQUARE_LOG_FORMAT": "text",
+        "TOWNSQUARE_ALLOW_SAMPLE_PROFILE": "true",
         **overrides,
     }
     saved = {k: os.environ.get(k) for k in env}

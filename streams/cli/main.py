@@ -20,6 +20,7 @@ from streams.cli.analyst import register as register_es_commands
 from streams.cli.console import console, err, fail, progress
 from streams.cli.ingest import ingest_app
 from streams.logs import logging_config
+from streams.models_cli import models_app
 from streams.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.add_typer(ingest_app, name="ingest")
 register_es_commands(app)
 app.add_typer(profile_app, name="profile")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(models_app, name="models")
 
 # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
 # --- services -------------------------------------------------------------------
@@ -132,9 +134,19 @@ def worker(
             "name of index).",
         ),
     ] = ["all"],  # noqa: B006 - typer reads the default
+    sample_profile: Annotated[
+        bool,
+        typer.Option(
+            "--sample-profile",
+            help="Score with the sample council profile when TOWNSQUARE_PROFILE_PATH is unset "
+            "(demos and tests); without it such a worker refuses to start.",
+        ),
+    ] = False,
 ) -> None:
     """Run the Faust worker for the given stages until stopped (SIGTERM/SIGINT)."""
     settings = get_settings()
+    if sample_profile:
+        settings = settings.model_copy(update={"allow_sample_profile": True})
     import faust
 
     from streams.metrics import serve_metrics
@@ -191,7 +203,8 @@ def enrich(
     now: Annotated[
         str | None,
         typer.Option(
-            help="Reference time (ISO 8601) for freshness; default: each post's own time."
+            help="Score as if every post reached us at this time (ISO 8601); default: when "
+            "this run read it, as a live replay would."
         ),
     ] = None,
     out: Annotated[
@@ -206,10 +219,19 @@ def enrich(
         reference = datetime.fromisoformat(now) if now else None
     except ValueError:
         fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
-    from streams.sources.readers import READER_FORMATS, count_records
+    from streams.sources.readers import UnknownFormat, check_format, count_records
 
-    if fmt not in READER_FORMATS:
-        fail(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
+    try:
+        check_format(fmt)
+    except UnknownFormat as exc:
+        fail(str(exc))
+    if profile is None and settings.profile_path is None:
+        err.print(
+            "WARNING: no --profile and TOWNSQUARE_PROFILE_PATH is unset: scoring for the "
+            "SAMPLE council profile, not your organisation. Pass --profile FILE.",
+            style="bold yellow",
+            markup=False,
+        )
     with progress() as bar:
         task = bar.add_task(f"enriching {path.name}", total=count_records(path, fmt))
         try:

@@ -20,6 +20,7 @@ from processors.enrich import enrich_offline
 from processors.entities import EntityExtractor
 from processors.profile import Organisation, load_profile
 from schemas.models import CanonicalPost, RawEnvelope
+from streams.classifiers import load_classifiers
 from streams.profiles import profile_for
 from streams.settings import Settings
 from streams.sources.readers import envelope_format, iter_records
@@ -56,11 +57,17 @@ def enrich_file(
 ) -> int:
     org: Organisation = load_profile(profile) if profile else profile_for(settings)
     extractor = EntityExtractor(settings.spacy_model, org.gazetteer)
+    classifiers = load_classifiers(settings)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     count = 0
     try:
         for post in enrich_offline(
-            canonical_posts(path, fmt), extractor, org, now=now, batch_size=settings.batch_size
+            canonical_posts(path, fmt),
+            extractor,
+            org,
+            now=now,
+            batch_size=settings.batch_size,
+            classifiers=classifiers,
         ):
             stream.write(post.model_dump_json() + "\n")
             count += 1

@@ -155,7 +155,8 @@ def run_end_to_end(
             + (f", skipped: {'; '.join(report.unsupported)}" if report.unsupported else "")
         )
         log_path = settings.data_dir / "worker.log"
-        worker = start_worker(settings, log_path)
+        # The demo scores for the sample council unless a profile is configured.
+        worker = start_worker(settings, log_path, {"TOWNSQUARE_ALLOW_SAMPLE_PROFILE": "true"})
         console.print(f"worker started (pid {worker.pid}, log {log_path})")
         ids = corpus_ids(corpus)
         sent = replay_file(settings, corpus, "jsonl")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from processors.conversation import ConversationState
-from processors.enrich import apply
+from processors.enrich import Scores, apply
 from processors.profile import Organisation
 from schemas.models import CanonicalPost, PostDeleted
 from streams.steps.outputs import Send
@@ -40,9 +40,10 @@ def enrich(
     entities: Sequence[Mapping[str, Any]],
     org: Organisation,
     now: datetime,
+    scores: Scores | None = None,
 ) -> Enriched:
     """Apply ``post`` to the stored state of its conversation (the table's JSON value)."""
-    state, output = apply(load_state(stored), post, entities, org, now)
+    state, output = apply(load_state(stored), post, entities, org, now, scores)
     if output is None:
         # The platform deleted this post already; it must not reappear anywhere.
         return Enriched(None, [], "skipped")

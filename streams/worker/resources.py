@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import mode
 
+from processors.enrich import Classifier
 from processors.profile import Organisation
 from streams.profiles import LoadedProfile, load_profile_with_digest
 from streams.settings import Settings
@@ -47,17 +48,19 @@ class Resources:
         profile: LoadedProfile | None = None,
         ner: EntityExtractor | None = None,
         es: AsyncElasticsearch | None = None,
+        classifiers: Classifier | None = None,
     ) -> None:
         self.settings = settings
         self._profile = profile
         self._ner = ner
         self._es = es
+        self._classifiers = classifiers
 
     @property
     def profile(self) -> LoadedProfile:
         """The organisation profile, loaded (and logged) the first time it is asked for."""
         if self._profile is None:
-            self._profile = load_profile_with_digest(self.settings)
+            self._profile = load_profile_with_digest(self.settings, worker=True)
             log.info(
                 "organisation profile %s (%s, sha256 %s)",
                 self._profile.org.name,
@@ -83,6 +86,16 @@ class Resources:
         return self._ner
 
     @property
+    def classifiers(self) -> Classifier:
+        """The trained text classifiers, read once (a few MB; about 5,000 posts/s a core)."""
+        if self._classifiers is None:
+            from streams.classifiers import load_classifiers, models_dir
+
+            self._classifiers = load_classifiers(self.settings)
+            log.info("text classifiers from %s", models_dir(self.settings))
+        return self._classifiers
+
+    @property
     def es(self) -> AsyncElasticsearch:
         if self._es is None:
             from streams.es.client import async_client
@@ -94,6 +107,7 @@ class Resources:
         """Build at start-up what ``roles`` need, so configuration errors show before work."""
         if "enrich" in roles:
             _ = self.ner  # loads and logs the profile; the pool starts with the first batch
+            _ = self.classifiers
 
     async def close(self) -> None:
         """Stop the NER pool and close the Elasticsearch client, if they were opened."""

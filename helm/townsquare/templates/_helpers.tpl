@@ -94,6 +94,7 @@ TOWNSQUARE_MAX_MESSAGE_BYTES: {{ .Values.enrichment.maxMessageBytes | int64 | qu
 {{- if .Values.profile.existingConfigMap }}
 TOWNSQUARE_PROFILE_PATH: {{ printf "/etc/townsquare/profile/%s" .Values.profile.key | quote }}
 {{- end }}
+TOWNSQUARE_ALLOW_SAMPLE_PROFILE: {{ .Values.profile.allowSample | quote }}
 TOWNSQUARE_METRICS_PORT: {{ .Values.metrics.port | quote }}
 TOWNSQUARE_LOG_LEVEL: {{ .Values.logLevel | quote }}
 TOWNSQUARE_LOG_FORMAT: {{ .Values.logFormat | quote }}

@@ -1,6 +1,7 @@
 """enrich: posts.normalized -> posts.enriched, in batches, with conversation state.
 
-The agent body stays thin: decode, NER for the whole batch off the loop, then
+The agent body stays thin: decode, NER for the whole batch off the loop and
+the text classifiers for the batch (a few milliseconds, so in line), then
 for each post in partition order the pure :func:`streams.steps.enrich.enrich`
 step against the conversation table, and send. A batch is acked (and its
 offsets become committable) only after every send has been handed to the
@@ -63,6 +64,14 @@ class EnrichBatches:
                 await self._dead_letter(event, "ner_failed", f"{type(exc).__name__}: {exc}")
             return
         ner_seconds = time.perf_counter() - ner_started
+        texts = [(p.id, p.text) for _, p in posts if p.kind != "delete"]
+        scores = dict(
+            zip(
+                (pid for pid, _ in texts),
+                self.resources.classifiers.predict([text for _, text in texts]),
+                strict=True,
+            )
+        )
         org = self.resources.org
         for event, post in posts:
             key = post.conversation_id
@@ -74,6 +83,7 @@ class EnrichBatches:
                         found.get(post.id, []),
                         org,
                         datetime.now(UTC),
+                        scores.get(post.id),
                     )
                     if result.state is not None:
                         self.conversations[key] = result.state

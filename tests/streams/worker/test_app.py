@@ -13,7 +13,8 @@ from faust.auth import SASLCredentials, SSLCredentials
 from pydantic import SecretStr
 
 from processors.profile import ProfileError
-from streams.profiles import default_profile_path
+from streams.classifiers import ClassifiersMissing
+from streams.profiles import SampleProfileRefused, default_profile_path
 from streams.settings import Settings
 from streams.worker.app import create_app, create_worker
 from streams.worker.faust_config import broker_url, faust_credentials
@@ -74,7 +75,7 @@ async def test_nothing_expensive_is_built_until_asked_for(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="townsquare.worker")
-    resources = Resources(_settings(tmp_path, ner_processes=0))
+    resources = Resources(_settings(tmp_path, ner_processes=0, allow_sample_profile=True))
     create_app(resources.settings, ["all"], resources=resources)
     assert (resources._profile, resources._ner, resources._es) == (None, None, None)
     resources.warm_up(["normalize"])
@@ -88,6 +89,29 @@ async def test_nothing_expensive_is_built_until_asked_for(
     assert resources.es is resources.es, "one client per worker"
     await resources.close()
     assert (resources._ner, resources._es) == (None, None)
+
+
+def test_a_worker_refuses_the_sample_profile_unless_asked(tmp_path: Path) -> None:
+    refused = Resources(_settings(tmp_path, ner_processes=0))
+    with pytest.raises(SampleProfileRefused, match="TOWNSQUARE_PROFILE_PATH"):
+        refused.warm_up(["enrich"])
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("organisation:\n  name: Mine Ltd\n  accounts: {x: [MineLtd]}\n")
+    configured = Resources(_settings(tmp_path, ner_processes=0, profile_path=mine))
+    assert configured.org.name == "Mine Ltd"
+
+
+def test_the_worker_loads_the_classifiers_at_start(tmp_path: Path) -> None:
+    resources = Resources(_settings(tmp_path, ner_processes=0, allow_sample_profile=True))
+    resources.warm_up(["enrich"])
+    assert resources._classifiers is not None
+    missing = Resources(
+        _settings(
+            tmp_path, ner_processes=0, allow_sample_profile=True, models_dir=tmp_path / "none"
+        )
+    )
+    with pytest.raises(ClassifiersMissing, match="TOWNSQUARE_MODELS_DIR"):
+        missing.warm_up(["enrich"])
 
 
 def test_faust_connection_options_follow_the_kafka_settings(tmp_path: Path) -> None:
@@ -115,7 +139,9 @@ async def test_the_worker_service_warms_up_before_the_app_and_closes_after(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="townsquare.worker")
-    worker = create_worker(_settings(tmp_path, ner_processes=0), ["enrich"])
+    worker = create_worker(
+        _settings(tmp_path, ner_processes=0, allow_sample_profile=True), ["enrich"]
+    )
     [service] = worker.services()
     await service.start()
     assert "organisation profile Harbourside Borough Council" in caplog.text

@@ -20,6 +20,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from rich.console import Console
+from rich.table import Table
 
 from streams.cli.setup import run_setup
 from streams.es.client import sync_client
@@ -96,15 +97,27 @@ def wait_until_indexed(
     return found
 
 
+ENGAGE = ("reply", "escalate", "appreciate")
+"""Actions that ask a person to do something; the demo's top list shows only these."""
+
+
 def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> None:
     resp = es.search(
         index=alias,
         query={"terms": {"id": ids}},
-        size=5,
-        sort=[{"joinability.score": "desc"}],
+        size=0,
         aggs={
             "conversations": {"cardinality": {"field": "conversation_id"}},
             "actions": {"terms": {"field": "joinability.action", "size": 10}},
+            "others": {  # our own posts need nothing; the table shows everyone else's
+                "filter": {"term": {"author.is_org_account": False}},
+                "aggs": {
+                    "kinds": {
+                        "terms": {"field": "reading.kind", "size": 10},
+                        "aggs": {"actions": {"terms": {"field": "joinability.action", "size": 10}}},
+                    }
+                },
+            },
         },
     )
     aggs = resp["aggregations"]
@@ -121,9 +134,46 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
     console.print(
         "actions: " + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])
     )
+    others = aggs["others"]
+    console.print(
+        f"{resp['hits']['total']['value'] - others['doc_count']} of them are our own posts; "
+        "everyone else's, by what they are and what to do:"
+    )
+    console.print(actions_by_kind(others["kinds"]["buckets"]))
+    top = es.search(
+        index=alias,
+        query={
+            "bool": {
+                "filter": [
+                    {"terms": {"id": ids}},
+                    {"terms": {"joinability.action": list(ENGAGE)}},
+                ]
+            }
+        },
+        size=5,
+        sort=[{"joinability.score": "desc"}],
+    )
     from streams.cli.analyst import posts_table
 
-    console.print(posts_table([h["_source"] for h in resp["hits"]["hits"]], "top joinable posts"))
+    console.print(posts_table([h["_source"] for h in top["hits"]["hits"]], "top posts to act on"))
+
+
+def actions_by_kind(buckets: list[dict[str, Any]]) -> Table:
+    """What the posts were read as (rows) against the action recommended (columns)."""
+    actions = ("reply", "escalate", "appreciate", "listen_only", "do_not_engage")
+    table = Table(title="actions by kind of post", title_justify="left")
+    table.add_column("kind")
+    for action in actions:
+        table.add_column(action, justify="right")
+    table.add_column("all", justify="right")
+    for bucket in buckets:
+        counts = {b["key"]: b["doc_count"] for b in bucket["actions"]["buckets"]}
+        table.add_row(
+            str(bucket["key"]),
+            *(str(counts.get(a, 0) or "") for a in actions),
+            str(bucket["doc_count"]),
+        )
+    return table
 
 
 def run_end_to_end(

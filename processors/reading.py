@@ -263,19 +263,22 @@ _BUILTIN_ALIASES = {
 
 
 def _looks_like_headline(post: CanonicalPost, text: str, addressed: Addressed) -> str | None:
-    """A link shared with a title, third person, not written to us: news, not a conversation."""
-    if addressed in ("mention", "reply", "thread") or not post.links:
+    """A shared link or a credited or cut-off title, third person, not written to us: news."""
+    if addressed in ("mention", "reply", "thread"):
         return None
-    prose = re.sub(r"https?://\S+|[@#]\w+", " ", text)
+    shared = bool(post.links) or re.search(r"\bvia @\w+|(?:\.\.\.|\u2026)\s*$", text.strip())
+    if not shared:
+        return None
+    prose = re.sub(r"https?://\S+|@\w+", " ", text).replace("#", "")
     words = re.findall(r"[A-Za-z][\w'\u2019-]*", prose)
     if len(words) < _HEADLINE_MIN_WORDS or lx.FIRST_PERSON.search(prose):
         return None
     capitalised = sum(1 for w in words if w[0].isupper()) / len(words)
     cue = lx.HEADLINE_WORDS.search(prose)
     if capitalised >= 0.5:
-        return f"a link under a title-case headline ({capitalised:.0%} capitalised words)"
+        return f"a shared title in title case ({capitalised:.0%} capitalised words)"
     if cue:
-        return f"a link with news wording ('{cue.group(0)}'), no first person"
+        return f"a shared link with news wording ('{cue.group(0)}'), no first person"
     return None
 
 

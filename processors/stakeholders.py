@@ -90,6 +90,8 @@ _OUTLET_NAME = _words(
     r"|radio|tv|television|magazine|press|media|reporter|bbc|cnn|reuters|bloomberg"
 )
 _HEADLINE_WEIGHT = 0.4
+_TITLED_WEIGHT = 0.5
+"""A title-case headline shared with a link is how outlets post; plain news wording is weaker."""
 _OUTLET_WEIGHT = 0.5
 _GAZETTEER_CUES: dict[str, StakeholderLabel] = {
     "PRODUCT": "customer",
@@ -200,7 +202,12 @@ def label_stakeholders(
     news = reading.kind == "news"
     if news:
         headline = signal(reading, "news")
-        ev.add("media", _HEADLINE_WEIGHT, headline.evidence[0] if headline else "a headline")
+        titled = headline is not None and "title case" in headline.evidence[0]
+        ev.add(
+            "media",
+            _TITLED_WEIGHT if titled else _HEADLINE_WEIGHT,
+            headline.evidence[0] if headline else "a headline",
+        )
         outlet = _OUTLET_NAME.search(f"{author.display_name or ''} {author.handle or ''}")
         if outlet:
             ev.add("media", _OUTLET_WEIGHT, f"shares news under a name with '{outlet.group(0)}'")

@@ -179,7 +179,7 @@ def _penalties(
         sensitivity = max(sensitivity, severity)
         reasons.append(f"Touches on {name.replace('_', '-')} ({s.evidence[0]}).")
     hostility = 0.0
-    for name in HOSTILE_SIGNALS:
+    for name in (*HOSTILE_SIGNALS, "pile_on"):
         s = signal(reading, name)
         if s is not None:
             hostility = max(hostility, _HOSTILE_SEVERITY[name])

@@ -31,6 +31,7 @@ __all__ = [
     "LEGAL",
     "MINORS",
     "MONEY",
+    "PHISHING",
     "PRAISE",
     "PRESS",
     "PROBLEM",
@@ -83,7 +84,8 @@ HEALTH = _rx(
     r"cancer|chemo(?:therapy)?|diagnosed (?:with|as)|my diagnosis|in (?:the )?hospital"
     r"|hospitali[sz]ed|(?:my|had|having|after) surgery|chronic(?:ally)? ill|chronic pain"
     r"|depression|depressed|anxiety|panic attacks?|mental health|disabilit(?:y|ies)"
-    r"|disabled|wheelchair|pregnan(?:t|cy)|miscarriage|in icu|a&e|seizures?|epilep(?:sy|tic)"
+    r"|disabled (?:person|people|child|son|daughter|mum|mom|dad|access|parking|badge|toilet)"
+    r"|wheelchair|pregnan(?:t|cy)|miscarriage|in icu|a&e|seizures?|epilep(?:sy|tic)"
     r"|my (?:doctor|gp|therapist|meds|medication|chemo|treatment)|dialysis|stroke"
 )
 MINORS = _rx(
@@ -194,6 +196,8 @@ SAFETY = _rx(
     r"|ambulance|choking hazard|fire hazard|carbon monoxide|followed me home|stalk(?:ed|ing)"
     r"|threatened (?:me|us|my)|kidnap\w*"
 )
+PHISHING = _rx(r"phishing|phish|spoofed (?:email|text|site)|fake (?:email|text|site|login)")
+"""Someone impersonating us to steal from people: the security team, money named or not."""
 ACCOUNT_SECURITY = _rx(
     r"hack(?:ed|er|ers)|compromised|unauthori[sz]ed|stolen|fraud(?:ulent(?:ly)?)?|scam(?:med)?"
     r"|identity theft|phishing|someone (?:used|accessed|logged into|changed|cancell?ed) my"
@@ -246,6 +250,7 @@ PROBLEM = _rx(
     r"|disabled my|banned|deleted my|issues? with|problems? with|trouble with|complaint"
     r"|hacked|compromised"
     r"|fix (?:this|it|your|their|the)|sort (?:this|it) out|poor service|customer service is"
+    r"|non-?functioning|not functioning"
     r"|didn'?t (?:work|receive|get|arrive|come|load|go through|help|fix)|not (?:receiving"
     r"|getting|loading|able|showing|playing|connecting|syncing|responding)|doesn'?t (?:help"
     r"|load|show|play|let|recogni[sz]e|sync)|don'?t (?:help|work|own|have access)|nothing works"

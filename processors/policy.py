@@ -16,6 +16,7 @@ Rules, in order (the first that applies wins):
 - ``escalate``: a press request, legal or regulator matter, safety incident
   or fraud with money at stake, to or about us; or a journalist, official or
   investor asking us something -> escalate.
+- ``pile_on``: more abuse in a thread where someone abused us -> do_not_engage.
 - ``unrelated``: neither addresses us nor is about us -> listen_only.
 - ``sensitive_topic``: a topic the profile marks sensitive (politics, ...)
   -> listen_only.
@@ -131,6 +132,11 @@ def decide(
         return Decision(
             "escalate", "escalate", f"A {matter[0]} matter ({matter[1]}): route to {team}."
         )
+    pile_on = signal(reading, "pile_on")
+    if pile_on is not None:
+        return Decision(
+            "do_not_engage", "pile_on", f"Joins an abusive exchange ({pile_on.evidence[0]})."
+        )
     high = [s for s in _HIGH_PROFILE if s in stakeholders]
     if high and addressed and reading.kind in _NEEDS:
         return Decision(
@@ -151,7 +157,12 @@ def decide(
         )
     personal = _evidence(reading, PERSONAL_SIGNALS)
     own_use = signal(reading, "own_use") is not None
-    named_need = reading.addressed == "name" and own_use and reading.kind in _NEEDS
+    named_need = (
+        reading.addressed == "name"
+        and own_use
+        and (reading.kind in _NEEDS or reading.sentiment == "negative")
+        and reading.kind not in ("news", "promotion")
+    )
     helps = named_need or (addressed and _owed_an_answer(reading))
     asks = reading.kind in _NEEDS and (addressed or named_need)
     if personal and not asks:

@@ -41,7 +41,7 @@ Scores = Mapping[str, Mapping[str, float]]
 
 PERSONAL_SIGNALS = ("self_harm", "grief", "health", "minors")
 """Built-in personal topics: respected, never pitched to."""
-HOSTILE_SIGNALS = ("threat", "abuse", "hate", "pile_on")
+HOSTILE_SIGNALS = ("threat", "abuse", "hate")
 """Aimed at someone: never engaged."""
 ESCALATION_SIGNALS = ("press", "legal", "safety", "account_security")
 """Matters for a person on another team (press office, legal, safety, fraud)."""
@@ -318,6 +318,9 @@ def _kind(
         return "closing"
     if "problem" in has:
         return "complaint"
+    if "irony" in has and ("praise" in has or "thanks" in has) and addressed != "none":
+        found.add("sarcasm", has["irony"].score, "praise words, read as ironic")
+        return "complaint"
     if asks:
         return "question"
     if ("praise" in has or "thanks" in has) and sentiment != "negative":
@@ -368,6 +371,7 @@ def read_post(
         )
     _pile_on(post, state, text, found)
     found.match("account_security", lx.DATA_BREACH, text)
+    found.match("account_security", lx.PHISHING, text)
     officials = _officials_tagged(post, org)
     if officials:
         found.add("legal", 0.8, f"tags @{officials[0]}, on our officials list")

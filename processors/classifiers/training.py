@@ -2,15 +2,17 @@
 
 The data is the TweetEval benchmark's train/validation splits (one folder per
 task with ``train_text.txt``, ``train_labels.txt``, ``val_text.txt``,
-``val_labels.txt`` and ``mapping.txt``). Only the train split is fitted on;
+``val_labels.txt`` and ``mapping.txt``). Only the train split is fitted on (the
+decision bias of the tasks that tune one, too: it comes from out-of-fold logits of
+the train split);
 the validation split is scored once, after fitting, and written to
 ``metrics.json``. Hyper-parameters were chosen by cross-validation on the
 train split (:func:`cross_validate`), not on validation: hate's test set is
 known to drift from its train set, and validation is only a proxy.
 
 Deterministic: the same data and seed give byte-identical artifacts (the
-newton-cg solver has no randomness, and the archive is written with fixed
-timestamps).
+newton-cg solver has no randomness, the folds are seeded, the bias search is a
+fixed grid, and the archive is written with fixed timestamps).
 """
 
 from __future__ import annotations
@@ -42,19 +44,32 @@ METRICS_FILE = "metrics.json"
 MIN_DF = 2
 
 
+#: Candidate per-class logit shifts for :func:`tune_bias` (a fixed grid, so the choice is
+#: deterministic).
+BIAS_GRID = np.round(np.arange(-2.0, 2.0001, 0.05), 2)
+BIAS_FOLDS = 5
+
+
 @dataclass(frozen=True)
 class TaskSettings:
-    """Per-task choices; ``c`` is the inverse L2 strength picked by 5-fold CV on train."""
+    """Per-task choices; ``c`` is the inverse L2 strength picked by 5-fold CV on train.
+
+    ``tune_bias``: shift the task's intercept by the per-class bias that maximises the
+    official metric on out-of-fold logits of the train split (see :func:`tune_bias`).
+    """
 
     metric: str
     c: float
+    tune_bias: bool = False
 
 
 SETTINGS: dict[str, TaskSettings] = {
     "emotion": TaskSettings("macro_f1", 3.0),
     # CV is flat between C=1 and C=3; the stronger regulariser is the safer bet under drift.
     "hate": TaskSettings("macro_f1", 1.0),
-    "irony": TaskSettings("f1_irony", 3.0),
+    # F1 of the irony class rewards predicting irony more often than a balanced model does:
+    # the tuned shift gained 3.4 points of nested CV on train (every fold gained) and 4.0 on val.
+    "irony": TaskSettings("f1_irony", 3.0, tune_bias=True),
     "offensive": TaskSettings("macro_f1", 1.0),
     "sentiment": TaskSettings("macro_recall", 1.0),
 }
@@ -146,6 +161,65 @@ def _classifier(c: float, seed: int) -> Any:
     )
 
 
+def _full_logits(z: np.ndarray, n_labels: int) -> np.ndarray:
+    """One logit per label: binary models' single column gets a zero column in front."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1:
+        z = z[:, None]
+    if n_labels == 2 and z.shape[1] == 1:
+        return np.hstack([np.zeros_like(z), z])
+    return z
+
+
+def out_of_fold_logits(
+    x: Any, labels: np.ndarray, c: float, n_labels: int, seed: int, folds: int = BIAS_FOLDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(texts x labels) logits, each from a model that did not see the text; and the fold ids."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    z = np.zeros((len(labels), n_labels))
+    fold = np.zeros(len(labels), dtype=np.int64)
+    for i, (fit_idx, held_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        model = _classifier(c, seed).fit(x[fit_idx], labels[fit_idx])
+        z[held_idx] = _full_logits(model.decision_function(x[held_idx]), n_labels)
+        fold[held_idx] = i
+    return z, fold
+
+
+def tune_bias(metric: str, labels: np.ndarray, z: np.ndarray, sweeps: int = 3) -> np.ndarray:
+    """Per-label logit shift maximising ``metric`` of ``argmax(z + bias)``.
+
+    Coordinate ascent over :data:`BIAS_GRID`; for two labels only the second label's
+    shift moves (the first stays 0, as the stored binary logit is the second's). Ties
+    keep the smaller shift, so the result is deterministic and no larger than needed.
+    """
+    n_labels = z.shape[1]
+    bias = np.zeros(n_labels)
+
+    def value(candidate: np.ndarray) -> float:
+        return score(metric, labels, (z + candidate).argmax(axis=1), n_labels)
+
+    best = value(bias)
+    free = [1] if n_labels == 2 else list(range(n_labels))
+    for _ in range(sweeps):
+        changed = False
+        for j in free:
+            for shift in BIAS_GRID:
+                trial = bias.copy()
+                trial[j] = shift
+                result = value(trial)
+                if result > best + 1e-12 or (
+                    abs(result - best) <= 1e-12 and abs(shift) < abs(bias[j])
+                ):
+                    best, bias, changed = max(result, best), trial, True
+        if not changed:
+            break
+    if n_labels > 2:
+        bias -= bias.mean()
+    return bias
+
+
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An ``.npz`` with fixed member timestamps, so equal arrays give equal bytes."""
     buffer = io.BytesIO()
@@ -199,13 +273,23 @@ def train(
             raise ValueError(f"{task}: training labels {list(model.classes_)} miss some labels")
         coef = model.coef_.T[columns]  # (used columns x 1) for binary, (x K) otherwise
         blocks.append(coef.astype(np.float16))
-        intercepts.append(model.intercept_.astype(np.float32))
+        intercept = model.intercept_.astype(np.float64)
         width = coef.shape[1]
+        bias = np.zeros(width)
+        if settings.tune_bias:
+            say(f"{task}: tuning the decision bias on {BIAS_FOLDS}-fold out-of-fold logits")
+            n_labels = len(task_data.names)
+            z, _ = out_of_fold_logits(x, task_data.train.labels, settings.c, n_labels, seed)
+            full = tune_bias(settings.metric, task_data.train.labels, z)
+            # Binary models store the second label's logit only; the first label's shift is 0.
+            bias = full[1:] if width == 1 else full
+        intercepts.append((intercept + bias).astype(np.float32))
         tasks_config[task] = {
             "labels": list(task_data.names),
             "columns": [offset, offset + width],
             "metric": settings.metric,
             "C": settings.c,
+            "bias": [round(float(v), 4) for v in bias],
         }
         offset += width
 
@@ -293,3 +377,33 @@ def cross_validate(
             scores.append(score(SETTINGS[task].metric, labels[test_idx], predicted, n_labels))
         results[c] = float(np.mean(scores))
     return results
+
+
+def cross_validate_bias(
+    data_dir: Path, task: str, folds: int = BIAS_FOLDS, seed: int = 0
+) -> dict[str, float]:
+    """Mean official metric over stratified folds, without and with a tuned decision bias.
+
+    Nested, so the bias never sees the fold it is scored on: for each fold, the bias is
+    tuned on the other folds' out-of-fold logits. How ``tune_bias`` in :data:`SETTINGS`
+    was decided. The IDF is the task's own train split's (unsupervised).
+    """
+    task_data = read_task(data_dir, task)
+    featuriser = Featuriser(default_specs(), np.zeros(0, dtype=np.float32))
+    idf, counts = fit_idf(featuriser, task_data.train.texts)
+    featuriser.idf = idf
+    labels = task_data.train.labels
+    n_labels = len(task_data.names)
+    settings = SETTINGS[task]
+    z, fold = out_of_fold_logits(
+        featuriser.weigh(counts), labels, settings.c, n_labels, seed, folds
+    )
+    plain, tuned = [], []
+    for i in range(folds):
+        held, rest = fold == i, fold != i
+        plain.append(score(settings.metric, labels[held], z[held].argmax(axis=1), n_labels))
+        bias = tune_bias(settings.metric, labels[rest], z[rest])
+        tuned.append(
+            score(settings.metric, labels[held], (z[held] + bias).argmax(axis=1), n_labels)
+        )
+    return {"plain": float(np.mean(plain)), "bias_nested": float(np.mean(tuned))}

@@ -183,6 +183,28 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     assert top_labels(a[0])["sentiment"] == "positive"
 
 
+def test_tuned_bias_moves_the_threshold_only_as_far_as_the_metric_needs() -> None:
+    from processors.classifiers.training import tune_bias
+
+    # Binary logits [0, z]: the positives sit just below zero, so F1 of class 1 wants a shift.
+    z = np.array([[0.0, v] for v in (-2.0, -1.5, -0.3, -0.2, -0.1, 0.4)])
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    bias = tune_bias("f1_irony", labels, z)
+    assert bias[0] == 0.0
+    assert 0.3 < bias[1] <= 1.5
+    assert ((z + bias).argmax(axis=1) == labels).all()
+    assert np.array_equal(bias, tune_bias("f1_irony", labels, z))
+    # Nothing to gain: no shift at all.
+    assert not tune_bias("f1_irony", np.array([0, 0, 1, 1]), z[[0, 1, 5, 5]]).any()
+
+
+def test_committed_irony_model_carries_its_tuned_bias() -> None:
+    config = json.loads((MODELS / "classifiers.json").read_text(encoding="utf-8"))
+    assert config["tasks"]["irony"]["bias"][0] > 0
+    for task in ("emotion", "hate", "offensive", "sentiment"):
+        assert not any(config["tasks"][task]["bias"]), task
+
+
 # --- social-text cleaning --------------------------------------------------------------
 
 

@@ -76,6 +76,13 @@ def test_a_journalist_asking_us_anything_goes_to_the_press_office() -> None:
     assert chatter.action == "reply"
 
 
+def test_a_pile_on_is_never_an_opening_but_a_legal_threat_still_reaches_legal() -> None:
+    d = decide(_reading("pile_on", kind="complaint"), own=False)
+    assert (d.action, d.rule) == ("do_not_engage", "pile_on")
+    legal = decide(_reading("pile_on", "legal", kind="complaint"), own=False)
+    assert legal.action == "escalate"
+
+
 def test_unrelated_posts_are_listened_to_whatever_they_say() -> None:
     for kind in ("question", "complaint", "praise"):
         d = decide(_reading(addressed="none", kind=kind, sentiment="positive"), own=False)

@@ -87,6 +87,7 @@ def test_personal_topics_are_found_in_context(
         "this playlist is killing me lol",
         "RIP my phone battery",
         "sick of waiting for the bus",
+        "@AcmeCouncil comments are disabled on your page",
     ],
 )
 def test_one_ambiguous_word_never_decides_a_personal_topic(
@@ -161,6 +162,10 @@ def test_many_tags_alone_are_not_spam(org: Organisation, make_post: MakePost) ->
         ("@AcmeCouncil my lawyer will be in touch", "legal"),
         ("@AcmeCouncil could I ask for a comment on the bin strike?", "press"),
         ("@AcmeCouncil my account was hacked and they charged my card", "account_security"),
+        (
+            "Careful, a phishing email pretending to be Acme Council is going round",
+            "account_security",
+        ),
     ],
 )
 def test_matters_for_another_team(
@@ -205,6 +210,29 @@ def test_a_headline_with_a_link_is_news(org: Organisation, make_post: MakePost) 
     )
     r = _read(org, post)
     assert r.kind == "news" and "news" in _names(r)
+
+
+def test_ironic_praise_to_us_is_a_complaint(org: Organisation, make_post: MakePost) -> None:
+    post = make_post("1", "@AcmeCouncil thanks for another fantastic day of no bin collection")
+    r = _read(org, post, _scores("positive", irony=0.9))
+    assert r.kind == "complaint" and "sarcasm" in _names(r)
+
+
+def test_a_pile_on_in_an_abusive_thread(org: Organisation, make_post: MakePost) -> None:
+    from processors.enrich import enrich_post
+
+    abuse = make_post("1", "@AcmeCouncil you lot are useless idiots", handle="angry")
+    _, state = enrich_post(abuse, [], None, org, abuse.created_at)
+    assert state.hostile_authors == ["x:angry"]
+    joins = make_post("2", "they are a joke", handle="mate", reply_to=("1", "x:angry"), minutes=1)
+    joined, state = enrich_post(joins, [], state, org, joins.created_at, _scores("negative"))
+    assert joined.joinability.action == "do_not_engage"
+    assert joined.reading is not None and "pile_on" in _names(joined.reading)
+    defends = make_post(
+        "3", "the crews work hard, leave them be", handle="rosie", reply_to=("1", "x:angry")
+    )
+    defended, _ = enrich_post(defends, [], state, org, defends.created_at, _scores("positive"))
+    assert defended.joinability.action != "do_not_engage"
 
 
 def test_thanks_but_still_broken_is_a_complaint(org: Organisation, make_post: MakePost) -> None:

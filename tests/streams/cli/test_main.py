@@ -82,5 +82,6 @@ def test_worker_refuses_an_unknown_role_before_starting_anything(tmp_path: Path)
 
 def test_worker_help_names_the_roles() -> None:
     result = runner.invoke(app, ["worker", "--help"])
-    output = " ".join(result.output.split())
+    output = " ".join(result.output.replace("│", " ").split())  # help wraps inside a box
     assert "normalize, locate, enrich, index or all" in output
+    assert "--sample-profile" in output

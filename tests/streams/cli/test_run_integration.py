@@ -32,7 +32,8 @@ def test_run_indexes_every_sample_post_and_prints_a_summary(
     assert summary, result.output
     assert (int(summary.group(1)), int(summary.group(2))) == (len(ids), len(conversations))
     assert "await our reply" in result.output
-    assert "top joinable posts" in result.output
+    assert "top posts to act on" in result.output
+    assert "actions by kind of post" in result.output
 
     es = sync_client(iso.settings)
     alias = iso.settings.index_alias("posts")

@@ -93,7 +93,7 @@ def test_awaiting_reply_survives_a_worker_restart(
     # A new worker process: the conversation table must come back from its changelog.
     with running_worker(iso, tmp_path / "worker-2.log") as second:
         _replay(iso, tmp_path, "b.jsonl", follow_up)
-        assert wait_for(lambda: _doc(iso, follow_up["id"]) is not None, timeout=90), (
+        assert wait_for(lambda: _doc(iso, follow_up["id"]) is not None, timeout=150), (
             tmp_path / "worker-2.log"
         ).read_text()[-2000:]
         _replay(iso, tmp_path, "c.jsonl", answer)

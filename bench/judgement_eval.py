@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from processors.adapters.common import (
     author,
@@ -30,15 +30,9 @@ from processors.adapters.common import (
     text_links,
     text_mentions,
 )
-from schemas.models import CanonicalPost, RawEnvelope
+from schemas.models import Action, CanonicalPost, PostKind, RawEnvelope, StakeholderLabel
 
-ACTIONS: Final[tuple[str, ...]] = (
-    "reply",
-    "appreciate",
-    "escalate",
-    "listen_only",
-    "do_not_engage",
-)
+ACTIONS: Final[tuple[str, ...]] = get_args(Action)
 """The five actions, in the guide's order (rows and columns of the confusion matrix)."""
 
 NEEDS_REPLY: Final = frozenset({"reply", "escalate"})
@@ -48,31 +42,9 @@ UNWELCOME: Final = frozenset({"listen_only", "do_not_engage"})
 SPEAKING: Final = frozenset({"reply", "appreciate"})
 """Actions that put our voice in the conversation (a barge-in when unwelcome)."""
 
-STAKEHOLDERS: Final[tuple[str, ...]] = (
-    "customer",
-    "citizen",
-    "influencer",
-    "media",
-    "employee",
-    "partner",
-    "investor",
-    "official",
-    "competitor",
-)
-KINDS: Final = frozenset(
-    {
-        "question",
-        "complaint",
-        "praise",
-        "news",
-        "promotion",
-        "chatter",
-        "abuse",
-        "spam",
-        "personal",
-        "closing",
-    }
-)
+STAKEHOLDERS: Final[tuple[str, ...]] = get_args(StakeholderLabel)
+KINDS: Final = frozenset(get_args(PostKind)) | {"abuse", "spam", "personal"}
+"""The reading's kinds, plus three the guide names for posts the policy needs no kind for."""
 SETS: Final[dict[str, tuple[str, str] | None]] = {
     "customer-care": ("customer-care/dev.json", "customer-care-json"),
     "twcs-spotify": ("twcs/spotify_support_requests.csv", "twcs-csv"),

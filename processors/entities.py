@@ -138,7 +138,7 @@ def _align_split(tag: str, split: str, base: int) -> list[int]:
     return out
 
 
-def _normalise_caps(clean: str) -> str:
+def _normalize_caps(clean: str) -> str:
     """Lower-case ALL-CAPS words; same length, so the offset map still holds.
 
     Measured on social text, capitals are mostly emphasis (``MASSIVE
@@ -204,7 +204,7 @@ def prepare_text(text: str) -> tuple[str, list[int]]:
         pos = end
     parts.append(text[pos:])
     offsets.extend(range(pos, len(text)))
-    return _normalise_caps("".join(parts)), offsets
+    return _normalize_caps("".join(parts)), offsets
 
 
 def _social_entities(text: str) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 """Positive components add up to 1; penalties (sensitivity, hostility, spam) multiply."""
 
 
-def normalise_handle(handle: str) -> str:
+def normalize_handle(handle: str) -> str:
     """``@Council@Social.Example`` -> ``council@social.example``."""
     return handle.strip().lstrip("@").lower()
 
@@ -112,27 +112,27 @@ class Organisation(BaseModel):
     @cached_property
     def _lists(self) -> dict[str, frozenset[str]]:
         return {
-            name: frozenset(normalise_handle(v) for v in getattr(self, name) if v.strip())
+            name: frozenset(normalize_handle(v) for v in getattr(self, name) if v.strip())
             for name in LISTS
         }
 
     def own_handles(self) -> frozenset[str]:
-        """Every own handle, normalised, across platforms (full and local-part forms)."""
+        """Every own handle, normalized, across platforms (full and local-part forms)."""
         return self._own
 
     def addressed_handles(self) -> frozenset[str]:
-        """Handles whose mention addresses us: our own plus the aliases (normalised)."""
+        """Handles whose mention addresses us: our own plus the aliases (normalized)."""
         return self._addressed
 
     def listed(self, name: str) -> frozenset[str]:
-        """A people list (``partners``, ``media``, ...) as normalised handles and names."""
+        """A people list (``partners``, ``media``, ...) as normalized handles and names."""
         return self._lists[name]
 
 
 def _handle_set(handles: Iterable[str]) -> frozenset[str]:
     out: set[str] = set()
     for handle in handles:
-        h = normalise_handle(handle)
+        h = normalize_handle(handle)
         out.add(h)
         out.add(h.split("@", 1)[0])
     return frozenset(out)

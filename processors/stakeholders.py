@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from processors.conversation import ConversationState, is_own_post
-from processors.profile import Organisation, normalise_handle
+from processors.profile import Organisation, normalize_handle
 from processors.reading import signal
 from processors.text import find_links
 from schemas.models import CanonicalPost, Reading, Stakeholder, StakeholderLabel
@@ -131,7 +131,7 @@ class _Evidence:
 def _handle_forms(handle: str | None) -> set[str]:
     if not handle:
         return set()
-    full = normalise_handle(handle)
+    full = normalize_handle(handle)
     return {full, full.split("@", 1)[0]}
 
 
@@ -143,7 +143,7 @@ def _author_domains(post: CanonicalPost) -> list[tuple[str, str]]:
     for link in find_links(bio):
         host = re.sub(r"^https?://", "", link.value, flags=re.IGNORECASE).split("/", 1)[0]
         out.append((host.lower().removeprefix("www."), f"link {link.value}"))
-    handle = normalise_handle(post.author.handle or "")
+    handle = normalize_handle(post.author.handle or "")
     if "@" in handle:
         out.append((handle.split("@", 1)[1], f"handle @{handle}"))
     return out

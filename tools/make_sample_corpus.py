@@ -49,7 +49,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere, not only as a mo
     sys.path.insert(0, str(REPO))
 
 from processors.conversation import ConversationState, apply_post  # noqa: E402
-from processors.profile import Organisation, load_profile, normalise_handle  # noqa: E402
+from processors.profile import Organisation, load_profile, normalize_handle  # noqa: E402
 from processors.text import find_hashtags, find_links, find_mentions, unique  # noqa: E402
 from schemas.models import CanonicalPost  # noqa: E402
 
@@ -236,7 +236,7 @@ def _person(key: Any, raw: Any, problems: list[str]) -> Person | None:
 
 def _own(person: Person, platform: str) -> bool:
     """Whether the person posts as the council on this platform, by the council profile."""
-    return normalise_handle(person.handle(platform)) in council().own_handles()
+    return normalize_handle(person.handle(platform)) in council().own_handles()
 
 
 def _step(

@@ -8,7 +8,7 @@ Accepted payloads:
 
 ``update`` is a post, ``status.update`` an ``edit`` (``created_at`` stays the
 original time) and ``delete`` a ``delete``. A boost (``reblog`` set) is
-normalised as the boosted status, so it lands on the same id as the original.
+normalized as the boosted status, so it lands on the same id as the original.
 The content warning (``spoiler_text``) is kept as the first paragraph: it is
 what readers see first, and often says the post is sensitive.
 

@@ -12,7 +12,7 @@ from processors.classifiers.model import (
     default_models_dir,
     top_labels,
 )
-from processors.classifiers.preprocess import decode_data_line, normalise
+from processors.classifiers.preprocess import decode_data_line, normalize
 
 __all__ = [
     "TASKS",
@@ -20,6 +20,6 @@ __all__ = [
     "TextClassifiers",
     "decode_data_line",
     "default_models_dir",
-    "normalise",
+    "normalize",
     "top_labels",
 ]

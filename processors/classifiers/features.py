@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from processors.classifiers.preprocess import TOKEN_PATTERN, normalise
+from processors.classifiers.preprocess import TOKEN_PATTERN, normalize
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -40,7 +40,7 @@ class HashingSpec:
             analyzer=self.analyzer,
             ngram_range=self.ngram_range,
             n_features=self.n_features,
-            # normalise() has lower-cased already; counts stay positive so IDF applies.
+            # normalize() has lower-cased already; counts stay positive so IDF applies.
             lowercase=False,
             alternate_sign=False,
             norm=None,
@@ -69,7 +69,7 @@ def default_specs() -> tuple[HashingSpec, ...]:
 
 @dataclass
 class Featuriser:
-    """Texts -> L2-normalised, sublinear TF-IDF rows over the hashed n-gram columns."""
+    """Texts -> L2-normalized, sublinear TF-IDF rows over the hashed n-gram columns."""
 
     specs: tuple[HashingSpec, ...]
     idf: np.ndarray = field(repr=False)  # float32, one per column of the whole hashed space
@@ -80,12 +80,12 @@ class Featuriser:
         return sum(spec.n_features for spec in self.specs)
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Log-scaled n-gram counts of the normalised texts (before IDF)."""
+        """Log-scaled n-gram counts of the normalized texts (before IDF)."""
         import scipy.sparse as sp
 
         if not self._vectorizers:
             self._vectorizers = [spec.build() for spec in self.specs]
-        cleaned = [normalise(text) for text in texts]
+        cleaned = [normalize(text) for text in texts]
         blocks = [vectorizer.transform(cleaned) for vectorizer in self._vectorizers]
         matrix = sp.hstack(blocks, format="csr", dtype=np.float32)
         # A word said five times is not five times the evidence.
@@ -93,7 +93,7 @@ class Featuriser:
         return matrix
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        """Apply IDF and L2-normalise each row; columns with IDF 0 (unused) drop out."""
+        """Apply IDF and L2-normalize each row; columns with IDF 0 (unused) drop out."""
         from sklearn.preprocessing import normalize
 
         weighted = counts.copy()

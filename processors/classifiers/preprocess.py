@@ -1,4 +1,4 @@
-"""Social-text normalisation shared by training and prediction.
+"""Social-text normalization shared by training and prediction.
 
 One function, used on both sides, so the features a model was fitted on are
 the features it sees in production. The TweetEval files write some characters
@@ -38,11 +38,11 @@ def decode_data_line(line: str) -> str:
     return html.unescape(_ESCAPE.sub(_char, line))
 
 
-def normalise(text: str) -> str:
+def normalize(text: str) -> str:
     """Lower-case, fold quotes, replace URLs and mentions, shorten elongations.
 
     Emoji and punctuation are kept: they carry much of a tweet's sentiment,
-    emotion and irony. Idempotent, so text that was normalised once can be
+    emotion and irony. Idempotent, so text that was normalized once can be
     passed again without changing its features.
     """
     # Elongations first: shortening "htttp://" must not leave a URL for a second pass.

@@ -29,7 +29,7 @@ log = logging.getLogger("townsquare.offline")
 
 
 def canonical_posts(path: Path, fmt: str) -> Iterator[CanonicalPost]:
-    """Read and normalise a file as the pipeline would; rejected records are logged."""
+    """Read and normalize a file as the pipeline would; rejected records are logged."""
     adapter_format = envelope_format(fmt)
     for record in iter_records(path, fmt):
         envelope = RawEnvelope(

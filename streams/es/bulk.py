@@ -30,7 +30,7 @@ from elasticsearch.helpers import async_streaming_bulk
 from streams.backoff import RETRY_STATUSES, Backoff, retryable_status
 from streams.metrics import ES_BULK_LATENCY, ES_DOCS, ES_FAILURES, ES_UP
 
-log = logging.getLogger("townsquare.sink")
+log = logging.getLogger("townsquare.index")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class BulkFailure:
 
 
 @dataclass(frozen=True)
-class SinkOptions:
+class BulkOptions:
     chunk_size: int = 500
     max_chunk_bytes: int = 5 * 1024 * 1024
     max_retries: int = 5
@@ -60,7 +60,7 @@ def _failure_reason(item: dict[str, Any]) -> tuple[str, str]:
 
 
 async def _bulk_once(
-    es: AsyncElasticsearch, actions: Sequence[dict[str, Any]], options: SinkOptions
+    es: AsyncElasticsearch, actions: Sequence[dict[str, Any]], options: BulkOptions
 ) -> list[BulkFailure]:
     failures: list[BulkFailure] = []
     # Results come back per chunk and retried documents come back late, so map
@@ -96,7 +96,7 @@ async def _bulk_once(
 async def index_batch(
     es: AsyncElasticsearch,
     actions: Sequence[dict[str, Any]],
-    options: SinkOptions,
+    options: BulkOptions,
     *,
     give_up_after: float | None = None,
 ) -> list[BulkFailure]:
@@ -122,7 +122,7 @@ async def index_batch(
             log.warning(
                 "elasticsearch unavailable; consumption paused",
                 extra={
-                    "stage": "sink",
+                    "stage": "index",
                     "attempt": backoff.attempt,
                     "retry_in_s": round(delay, 2),
                     "error": str(exc)[:300],

@@ -17,7 +17,7 @@ from processors.classifiers import (
     TextClassifiers,
     decode_data_line,
     default_models_dir,
-    normalise,
+    normalize,
     top_labels,
 )
 
@@ -208,24 +208,24 @@ def test_committed_irony_model_carries_its_tuned_bias() -> None:
 # --- social-text cleaning --------------------------------------------------------------
 
 
-def test_normalise_handles_social_text() -> None:
-    assert normalise("Soooo HAPPY!!!!! 😍😍😍") == "soo happy!! 😍😍"
-    assert normalise("@Bob_1 look https://t.co/x1 www.example.org") == "@user look http http"
-    assert normalise("mail me at a@b.com") == "mail me at a@b.com"
-    assert normalise("I\u2019m  \n here") == "i'm here"
-    assert normalise("#GoodVibes") == "#goodvibes"
+def test_normalize_handles_social_text() -> None:
+    assert normalize("Soooo HAPPY!!!!! 😍😍😍") == "soo happy!! 😍😍"
+    assert normalize("@Bob_1 look https://t.co/x1 www.example.org") == "@user look http http"
+    assert normalize("mail me at a@b.com") == "mail me at a@b.com"
+    assert normalize("I\u2019m  \n here") == "i'm here"
+    assert normalize("#GoodVibes") == "#goodvibes"
 
 
-def test_data_lines_are_decoded_before_normalising() -> None:
+def test_data_lines_are_decoded_before_normalizing() -> None:
     assert decode_data_line("I\\u2019m here\\u002c ok &amp; fine") == "I\u2019m here, ok & fine"
     assert decode_data_line("lone \\ud83d half") == "lone   half"
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
-def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
-    once = normalise(text)
-    assert normalise(once) == once
+def test_normalize_never_raises_and_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
     assert once == once.strip()
     assert "  " not in once
     assert not re.search(r"(.)\1\1", once)
@@ -233,8 +233,8 @@ def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet=st.characters(categories=["So", "Sk"]), min_size=1, max_size=5))
-def test_normalise_keeps_emoji_and_symbols(symbols: str) -> None:
-    cleaned = normalise(f"ok {symbols}")
+def test_normalize_keeps_emoji_and_symbols(symbols: str) -> None:
+    cleaned = normalize(f"ok {symbols}")
     # Symbols survive (at most shortened to two in a row); they are signal, not noise.
     assert cleaned.startswith("ok")
     assert set(cleaned[2:].replace(" ", "")) <= set(symbols.lower())

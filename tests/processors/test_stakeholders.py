@@ -28,7 +28,7 @@ def _labels(found: list[Stakeholder]) -> dict[str, Stakeholder]:
     return {s.label: s for s in found}
 
 
-def test_profile_lists_match_normalised_handles(org: Organisation, make_post: MakePost) -> None:
+def test_profile_lists_match_normalized_handles(org: Organisation, make_post: MakePost) -> None:
     found = _labels(_stake(make_post("1", "hello", handle="@GreenCo"), org))
     assert found["partner"].score >= 0.9
     assert found["partner"].reasons == ["handle @GreenCo is on the partner list"]

@@ -28,7 +28,7 @@ import pytest
 from processors.conversation import ConversationState, is_own_post
 from processors.enrich import enrich_offline
 from processors.entities import EntityExtractor
-from processors.profile import Organisation, load_profile, normalise_handle
+from processors.profile import Organisation, load_profile, normalize_handle
 from processors.text import find_hashtags, find_links, find_mentions, unique
 from schemas.models import CanonicalPost
 from streams.sample import BRAND_PROFILE, CORPUS, COUNCIL_PROFILE, sample_path
@@ -217,9 +217,9 @@ def test_some_threads_have_two_unanswered_own_posts_in_a_row() -> None:
 
 def test_profile_stakeholders_take_part() -> None:
     org = council()
-    handles = {normalise_handle(p.author.handle or "") for p in posts()}
+    handles = {normalize_handle(p.author.handle or "") for p in posts()}
     for group in (org.employees, org.partners, org.media, org.officials, org.competitors):
-        assert handles & {normalise_handle(h) for h in group}
+        assert handles & {normalize_handle(h) for h in group}
 
 
 def test_the_brand_is_not_in_the_council_corpus() -> None:

@@ -20,7 +20,7 @@ from typing import cast
 import faust
 from faust.types import AgentT
 
-from streams.es.bulk import SinkOptions, index_batch
+from streams.es.bulk import BulkOptions, index_batch
 from streams.metrics import BATCH_SIZE, END_TO_END_LATENCY, MESSAGES, STAGE_LATENCY
 from streams.steps.collapse import collapse
 from streams.worker.dead_letters import publish_dead_letter
@@ -40,7 +40,7 @@ class IndexBatches:
         self.topics = topics
         self.resources = resources
         self.alias = settings.index_alias("posts")
-        self.options = SinkOptions(
+        self.options = BulkOptions(
             chunk_size=settings.es_bulk_chunk,
             max_chunk_bytes=settings.es_bulk_max_bytes,
             max_retries=settings.es_max_retries,

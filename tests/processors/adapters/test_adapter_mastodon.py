@@ -69,7 +69,7 @@ def test_streaming_events(samples: Any) -> None:
     assert gone.created_at == samples.received
 
     shared = normalize(samples.envelope("mastodon", boost))
-    assert shared.id == answer.id, "a boost is normalised as the boosted status"
+    assert shared.id == answer.id, "a boost is normalized as the boosted status"
     assert shared.author.id == "mastodon:40417"
 
     with pytest.raises(AdapterError) as err:

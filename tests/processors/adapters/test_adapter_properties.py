@@ -210,7 +210,7 @@ def _normalize_or_adapter_error(envelope: RawEnvelope) -> None:
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_seeds_are_valid(fmt: str) -> None:
-    """The mutation test is only meaningful if its starting points normalise."""
+    """The mutation test is only meaningful if its starting points normalize."""
     for seed in SEEDS[fmt]:
         normalize(_envelope(fmt, seed, CONTEXTS.get(fmt, {})))
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner, Result
 from schemas.models import ConversationSummary, EnrichedPost, Joinability
 from streams.cli.main import app
 from streams.cli.setup import run_setup
-from streams.es.bulk import SinkOptions, index_batch
+from streams.es.bulk import BulkOptions, index_batch
 from streams.es.client import async_client, sync_client
 from streams.es.documents import post_document
 from streams.es.indices import install
@@ -353,7 +353,7 @@ def _index(iso: Isolated, docs: list[dict[str, Any]]) -> None:
     async def go() -> None:
         es = async_client(iso.settings)
         try:
-            assert await index_batch(es, actions, SinkOptions(max_retries=1)) == []
+            assert await index_batch(es, actions, BulkOptions(max_retries=1)) == []
         finally:
             await es.close()
 

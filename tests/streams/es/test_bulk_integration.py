@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support import Servers, isolated
 
-from streams.es.bulk import SinkOptions, index_batch
+from streams.es.bulk import BulkOptions, index_batch
 from streams.es.client import async_client, sync_client
 from streams.es.indices import install
 
@@ -45,8 +45,8 @@ async def test_a_mapping_violation_is_reported_with_the_server_reason_and_neighb
     ]
     es = async_client(iso.settings)
     try:
-        failures = await index_batch(es, actions, SinkOptions(max_retries=1))
-        again = await index_batch(es, actions, SinkOptions(max_retries=1))
+        failures = await index_batch(es, actions, BulkOptions(max_retries=1))
+        again = await index_batch(es, actions, BulkOptions(max_retries=1))
     finally:
         await es.close()
     assert [(f.index, f.reason) for f in failures] == [(1, "strict_dynamic_mapping_exception")]
@@ -73,7 +73,7 @@ async def test_an_unreachable_cluster_blocks_and_retries_rather_than_dropping(
             await index_batch(
                 es,
                 [{"_op_type": "index", "_index": "a", "_id": "1", "_source": {}}],
-                SinkOptions(initial_backoff=0.01, max_backoff=0.05),
+                BulkOptions(initial_backoff=0.01, max_backoff=0.05),
                 give_up_after=0.5,
             )
     finally:

@@ -22,8 +22,12 @@ install: $(STAMP)  ## venv with the package, local servers, spaCy model and dev 
 run: install  ## services up, setup, worker, replay the sample corpus, summary
 	$(BIN)/townsquare run
 
-test: install lint typecheck  ## ruff, mypy, then every test layer (local services started once)
-	@$(BIN)/python -m pytest -q; rc=$$?; \
+# Two test processes (one per core here), a file at a time so module fixtures stay
+# in one process; each starts its own local servers on free ports.
+PYTEST_WORKERS ?= auto
+
+test: install lint typecheck  ## ruff, mypy, then every test layer (local services started per test process)
+	@$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 lint: install

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from processors.adapters.errors import (
     INVALID_JSON,
     INVALID_TIMESTAMP,
+    INVALID_UTF8,
     INVALID_VALUE,
     MISSING_FIELD,
     TOO_DEEP,
@@ -97,6 +98,45 @@ def loads_json(text: str | bytes, where: str = "payload") -> Any:
         raise AdapterError(INVALID_JSON, f"{where}: {exc}") from exc
     if json_depth_exceeds(value):
         raise AdapterError(TOO_DEEP, f"{where}: JSON nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def utf8_size_exceeds(text: str, limit: int) -> bool:
+    """True if ``text`` takes more than ``limit`` bytes as UTF-8 (encoded only when in doubt)."""
+    if len(text) > limit:
+        return True
+    if len(text) * 4 <= limit:
+        return False
+    return len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def parse_untrusted_json(data: str | bytes, max_bytes: int, where: str = "payload") -> Any:
+    """Untrusted JSON text to a value, size first, then UTF-8, then :func:`loads_json`.
+
+    The one parse path for JSON read from the outside (a websocket frame, a
+    stream line, an API page): at most ``max_bytes`` bytes (UTF-8), nested at
+    most :data:`MAX_DEPTH` deep, strict (no NaN). Whatever is wrong, only
+    :class:`AdapterError` escapes, its ``reason`` one of ``too_large``,
+    ``invalid_utf8``, ``invalid_json`` or ``too_deep``.
+    """
+    if isinstance(data, str):
+        if utf8_size_exceeds(data, max_bytes):
+            raise AdapterError(TOO_LARGE, f"{where}: more than {max_bytes} bytes")
+        return loads_json(data, where)
+    if len(data) > max_bytes:
+        raise AdapterError(TOO_LARGE, f"{where}: {len(data)} bytes (limit {max_bytes})")
+    try:
+        text = bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(INVALID_UTF8, f"{where}: {exc.reason} at byte {exc.start}") from exc
+    return loads_json(text, where)
+
+
+def parse_json_object(data: str | bytes, max_bytes: int, where: str = "payload") -> JsonDict:
+    """:func:`parse_untrusted_json` that also insists on an object (``wrong_type`` otherwise)."""
+    value = parse_untrusted_json(data, max_bytes, where)
+    if not isinstance(value, dict):
+        raise AdapterError(WRONG_TYPE, f"{where}: expected a JSON object, got {_type_name(value)}")
     return value
 
 

@@ -29,13 +29,25 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from kafka.errors import MessageSizeTooLargeError
+
 from streams.backoff import Backoff, Pacer
 from streams.metrics import INGEST_SKIPPED
 from streams.settings import Settings
 from streams.sources.cursors import CursorStore
-from streams.sources.producer import RawProducer
+from streams.sources.producer import MAX_REQUEST_BYTES, RawProducer
 
 log = logging.getLogger("townsquare.ingest")
+
+PRODUCER_MAX_REQUEST_BYTES = MAX_REQUEST_BYTES
+"""The raw producer's ``max_request_size`` (streams/sources/producer.py): it refuses larger."""
+MAX_RECORD_BYTES = 448 * 1024
+"""Largest frame, line or event a source parses and sends; larger ones are skipped at the edge.
+
+Under half of :data:`PRODUCER_MAX_REQUEST_BYTES`, because the envelope may
+hold a record as a JSON string (a Mastodon event's payload), and escaping
+at most doubles it, plus the envelope's own fields.
+"""
 
 Cursors = dict[str, dict[str, Any]]
 """Stored cursors by key (``mastodon:<base url>:<timeline>``, ``rss:<feed url>``, ...)."""
@@ -217,16 +229,28 @@ class Outbox:
     def emit(
         self, fmt: str, payload: Any, key: str | None, context: Mapping[str, Any] | None = None
     ) -> bool:
-        """Send one record (async); False (and nothing sent) once the post limit is reached."""
+        """Send one record (async); False (and nothing sent) once the post limit is reached.
+
+        A record the producer refuses as too large is counted as skipped, not sent.
+        """
         with self._lock:
             self._check_broken()
             if self.full:
                 self.stopper.stop()
                 return False
-            self._pending.append(self.producer.send(fmt, payload, key, dict(context or {})))
-            self.sent += 1
-            if self.full:
-                self.stopper.stop()
+            try:
+                future = self.producer.send(fmt, payload, key, dict(context or {}))
+            except MessageSizeTooLargeError as exc:
+                # Refused by the client before anything reached the broker, so the
+                # producer is unharmed: a record too large for the edge checks to see.
+                refused = str(exc)
+            else:
+                self._pending.append(future)
+                self.sent += 1
+                if self.full:
+                    self.stopper.stop()
+                return True
+        self.skip("record above the producer's max request size", detail=refused)
         return True
 
     def deliver(

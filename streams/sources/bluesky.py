@@ -11,8 +11,15 @@ On a crash: events since the last checkpoint are replayed (duplicates).
 Jetstream keeps a limited history (about a day), so a source down for longer
 than that loses the events in between; it logs the cursor it resumed from.
 
-Malformed input: a frame that is not JSON, or not an object, goes to the raw
-topic as it came, so the normalize stage dead-letters it with the reason.
+Malformed input: a frame that is not JSON, not an object, nested deeper
+than the normalizer allows or above :data:`MAX_RECORD_BYTES` is skipped at
+the edge (counted, logged with the reason) and the stream goes on; it moves
+no cursor, so nothing after it is lost. A frame above
+:data:`MAX_FRAME_BYTES` (a memory bound, far above any real Jetstream event)
+makes the websocket library close the connection (1009): the reconnect then
+replays it, so such a frame stalls the source until Jetstream's history moves
+past it (logged as an error on every close).
+
 Events that are not post commits (``identity``, ``account``, other
 collections) are not posts: dropped at the edge with a debug line, though
 their ``time_us`` still moves the cursor.
@@ -23,7 +30,6 @@ post's own URI, so a thread stays on one partition.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -32,11 +38,15 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 from websockets.sync.client import connect
 
+from processors.adapters.common import parse_json_object
+from processors.adapters.errors import AdapterError
 from streams.backoff import Backoff, retryable_status
 from streams.settings import Settings
 from streams.sources.base import (
+    MAX_RECORD_BYTES,
     Cursors,
     IngestError,
     Item,
@@ -44,6 +54,7 @@ from streams.sources.base import (
     RunLimits,
     RunReport,
     Send,
+    Skip,
     Source,
     Steps,
     Stopper,
@@ -54,6 +65,13 @@ log = logging.getLogger("townsquare.ingest.bluesky")
 FORMAT = "bluesky-jetstream"
 POST_COLLECTION = "app.bsky.feed.post"
 DEFAULT_JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+"""The websocket's ``max_size``: what one frame may cost in memory before it is judged.
+
+Above :data:`MAX_RECORD_BYTES` on purpose: a frame between the two is read and
+skipped, and the connection lives on. A frame above it closes the connection
+(the library's 1009), and the reconnect's rewind would replay it.
+"""
 
 
 @dataclass(frozen=True)
@@ -122,13 +140,10 @@ class BlueskySource(Source):
             self.time_us = time_us
 
     def handle(self, frame: str | bytes) -> Iterator[Item]:
-        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
         try:
-            event = json.loads(text)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
-            yield Send(FORMAT, text, None)
+            event = parse_json_object(frame, MAX_RECORD_BYTES, "Jetstream frame")
+        except AdapterError as exc:
+            yield Skip(f"Jetstream frame: {exc.reason}", {"detail": exc.detail[:300]})
             return
         stamp = event.get("time_us")
         if isinstance(stamp, int) and not isinstance(stamp, bool):
@@ -147,7 +162,7 @@ class BlueskySource(Source):
         """One connection's life; returns the wait before the next connect."""
         url = subscribe_url(self.opts, self.time_us)
         try:
-            ws = connect(url, open_timeout=10, close_timeout=2, max_size=4 * 1024 * 1024)
+            ws = connect(url, open_timeout=10, close_timeout=2, max_size=MAX_FRAME_BYTES)
         except InvalidStatus as exc:
             status = exc.response.status_code
             if not retryable_status(status):
@@ -168,6 +183,15 @@ class BlueskySource(Source):
                     if not self.stopper.stopped():
                         log.warning("no frame for %.0fs; reconnecting", self.opts.idle_timeout)
                     break
+                except ConnectionClosed as exc:
+                    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                        log.error(
+                            "a frame above %d bytes closed the connection; the reconnect "
+                            "replays it from cursor %s",
+                            MAX_FRAME_BYTES,
+                            self.time_us,
+                        )
+                    raise
                 yield from self.handle(frame)
         return self.backoff.jittered()
 

@@ -10,9 +10,11 @@ no call passes them along one by one.
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -31,6 +33,73 @@ from streams.sources.base import (
 log = logging.getLogger("townsquare.ingest")
 
 USER_AGENT = "townsquare-ingest/1.0"
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+"""Largest API page (a timeline, a search result) parsed; its records are capped on sending."""
+MAX_DISCARD_BYTES = 64 * 1024 * 1024
+"""Bytes of one over-long stream line read and dropped before the stream is given up on."""
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class Overlong:
+    """A stream line (or SSE event) above the cap: dropped unread, ``size`` bytes at least.
+
+    ``endless`` means no newline came within :data:`MAX_DISCARD_BYTES`: the
+    stream was given up on (the caller reconnects).
+    """
+
+    size: int
+    endless: bool = False
+
+
+def bounded_lines(
+    chunks: Iterable[bytes], max_bytes: int, max_discard: int = MAX_DISCARD_BYTES
+) -> Iterator[str | Overlong]:
+    """Lines of a byte stream (``\\r\\n``, ``\\n`` or ``\\r``), never one above ``max_bytes``.
+
+    What ``httpx``'s ``iter_lines`` does, with a cap: a longer line is not kept
+    but read and dropped up to its newline and reported as one
+    :class:`Overlong`, so memory stays bounded by ``max_bytes`` plus a chunk.
+    A line still without a newline after ``max_discard`` bytes ends the
+    lines with an endless :class:`Overlong`. Lines are UTF-8, undecodable
+    bytes replaced (as ``iter_lines`` does).
+    """
+    buffer = bytearray()
+    dropping, dropped = False, 0  # inside an over-long line, and its bytes so far
+    skip_lf = False  # the last chunk ended in "\r": a "\n" starting the next is the same break
+    for chunk in chunks:
+        if not chunk:
+            continue
+        start = 1 if skip_lf and chunk[:1] == b"\n" else 0
+        skip_lf = False
+        while True:
+            match = _EOL.search(chunk, start)
+            piece = chunk[start : match.start() if match else len(chunk)]
+            if not dropping and len(buffer) + len(piece) > max_bytes:
+                dropping, dropped, buffer = True, len(buffer), bytearray()
+            if dropping:
+                dropped += len(piece)
+            else:
+                buffer += piece
+            if match is None:
+                break
+            if dropping:
+                yield Overlong(dropped)
+                dropping, dropped = False, 0
+            else:
+                yield buffer.decode("utf-8", "replace")
+                buffer.clear()
+            start = match.end()
+            if match.group() == b"\r" and start == len(chunk):
+                skip_lf = True
+        if dropped > max_discard:
+            yield Overlong(dropped, endless=True)
+            return
+    if dropping:
+        yield Overlong(dropped)
+    elif buffer:
+        yield buffer.decode("utf-8", "replace")
 
 
 class HttpClient:

@@ -14,9 +14,12 @@ run: duplicates, harmless because post ids are stable. Edits and deletes of
 *old* statuses that happened while the source was down are lost: REST
 timelines list statuses by id, not their later edits or deletions.
 
-Malformed input: a status that is not valid JSON, or lacks an id, still goes
-to the raw topic as it came, so the normalize stage dead-letters it with the
-reason (one place to inspect bad data). Stream events that are not about
+Malformed input: a stream line or event above :data:`MAX_RECORD_BYTES` is
+read and dropped (never held whole), and a status event that is not JSON,
+not an object or nested too deep is skipped too: counted and logged at the
+edge with the reason, and the stream goes on. A status object that lacks an
+id still goes to the raw topic as it came, so the normalize stage
+dead-letters it with the reason. Stream events that are not about
 statuses (``notification``, ``filters_changed``, ...) are not posts and are
 dropped at the edge with a debug line.
 
@@ -38,7 +41,6 @@ keys to its own id. Ingest never waits on, or stops for, a lookup.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -48,9 +50,12 @@ from typing import Any
 
 import httpx
 
+from processors.adapters.common import parse_json_object, parse_untrusted_json
+from processors.adapters.errors import AdapterError
 from streams.backoff import Backoff, Pacer, retryable_status
 from streams.settings import Settings
 from streams.sources.base import (
+    MAX_RECORD_BYTES,
     Item,
     Outbox,
     RunLimits,
@@ -61,7 +66,13 @@ from streams.sources.base import (
     Stopper,
     is_newer,
 )
-from streams.sources.http import SinceIdSource, refuse
+from streams.sources.http import (
+    MAX_PAGE_BYTES,
+    Overlong,
+    SinceIdSource,
+    bounded_lines,
+    refuse,
+)
 
 log = logging.getLogger("townsquare.ingest.mastodon")
 
@@ -134,19 +145,33 @@ class MastodonOptions:
     """Seconds a lookup may spend waiting out 429, 5xx or network errors before giving up."""
 
 
-def sse_events(lines: Iterable[str]) -> Iterator[tuple[str | None, str]]:
+def sse_events(
+    lines: Iterable[str | Overlong], max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[str | None, str] | Overlong]:
     """Server-sent events from text lines: ``(event, data)``; ``(None, "")`` for a heartbeat.
 
     Heartbeats (comment lines) are yielded so the reader can check its stop
-    flag while a quiet stream only sends those.
+    flag while a quiet stream only sends those. An event whose data passes
+    ``max_bytes``, or that had an over-long line (:func:`bounded_lines`), is
+    dropped whole and reported as one :class:`Overlong`; an endless one ends
+    the events.
     """
     event: str | None = None
     data: list[str] = []
+    size = 0
+    dropped: Overlong | None = None
     for line in lines:
-        if not line:
-            if data:
+        if isinstance(line, Overlong):
+            if line.endless:
+                yield line
+                return
+            dropped, data = Overlong(size + line.size), []
+        elif not line:
+            if dropped is not None:
+                yield dropped
+            elif data:
                 yield event or "message", "\n".join(data)
-            event, data = None, []
+            event, data, size, dropped = None, [], 0, None
         elif line.startswith(":"):
             yield None, ""
         else:
@@ -155,7 +180,15 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[str | None, str]]:
             if name == "event":
                 event = value
             elif name == "data":
-                data.append(value)
+                size += len(value.encode("utf-8", "surrogatepass")) + 1
+                if dropped is not None:
+                    dropped = Overlong(size)
+                elif size > max_bytes:
+                    dropped, data = Overlong(size), []
+                else:
+                    data.append(value)
+    if dropped is not None:
+        yield dropped
 
 
 class _Roots:
@@ -233,9 +266,10 @@ class MastodonSource(SinceIdSource):
             yield None
             return
         try:
-            status = json.loads(data)
-        except ValueError:
-            status = None
+            status = parse_json_object(data, MAX_RECORD_BYTES, f"{event} event")
+        except AdapterError as exc:
+            yield Skip(f"status event: {exc.reason}", {"detail": exc.detail[:300]})
+            return
         yield from self._status(status, event, {"event": event, "payload": data})
 
     # --- thread roots -----------------------------------------------------------------
@@ -314,8 +348,8 @@ class MastodonSource(SinceIdSource):
     def _learn_context(self, parent: str, response: httpx.Response) -> str | None:
         """The root from a context answer, remembered for ``parent`` and its ancestors."""
         try:
-            context = response.json()
-        except ValueError:
+            context = parse_untrusted_json(response.content, MAX_PAGE_BYTES, "context answer")
+        except AdapterError:
             context = None
         ancestors = context.get("ancestors") if isinstance(context, dict) else None
         ids = (
@@ -359,9 +393,9 @@ class MastodonSource(SinceIdSource):
                 log.warning("timeline answered HTTP %s; will retry", response.status_code)
                 return
             try:
-                page = response.json()
-            except ValueError:
-                yield Skip("timeline page is not JSON", {"url": str(response.url)})
+                page = parse_untrusted_json(response.content, MAX_PAGE_BYTES, "timeline page")
+            except AdapterError as exc:
+                yield Skip(f"timeline page: {exc.reason}", {"url": str(response.url)})
                 return
             if not isinstance(page, list):
                 yield Skip("timeline page is not a list", {"url": str(response.url)})
@@ -398,7 +432,14 @@ class MastodonSource(SinceIdSource):
                 return False, 0.0
             self.backoff.reset()
             log.info("stream open", extra={"timeline": self.opts.timeline.name})
-            for event, data in sse_events(response.iter_lines()):
+            lines = bounded_lines(response.iter_bytes(), MAX_RECORD_BYTES)
+            for item in sse_events(lines, MAX_RECORD_BYTES):
+                if isinstance(item, Overlong):
+                    yield Skip(f"stream event over {MAX_RECORD_BYTES} bytes", {"bytes": item.size})
+                    if item.endless:
+                        break  # no newline in sight: reconnect (after a backfill)
+                    continue
+                event, data = item
                 if event is None:
                     yield None  # a heartbeat: time to check the stop flag
                 else:

@@ -19,6 +19,9 @@ from streams.metrics import INGESTED
 from streams.settings import Settings
 from streams.topic_names import RAW
 
+MAX_REQUEST_BYTES = 1024 * 1024
+"""The raw producer's ``max_request_size``: it refuses larger records, so sources cap below it."""
+
 
 class RawProducer:
     def __init__(self, settings: Settings, source: str) -> None:
@@ -30,7 +33,7 @@ class RawProducer:
             linger_ms=20,
             retries=10,
             max_in_flight_requests_per_connection=1,
-            max_request_size=1024 * 1024,
+            max_request_size=MAX_REQUEST_BYTES,
             **kafka_python_config(settings),
         )
 

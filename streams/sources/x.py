@@ -12,26 +12,29 @@ are stable). Lost: in stream mode without ``backfill_query``, tweets posted
 while disconnected; in both modes, anything older than recent search's
 seven-day window.
 
-Malformed input: a stream line that is not JSON goes to the raw topic as the
-string it was, so the normalize stage dead-letters it with the reason.
-Keep-alive blank lines are skipped; so are messages carrying only
-``errors`` (operational notices such as a forced disconnect), counted and
-logged at the edge, since they are not posts.
+Malformed input: a stream line above :data:`MAX_RECORD_BYTES` is read and
+dropped (never held whole); a line or search page that is not JSON, not an
+object or nested too deep is skipped too: counted and logged at the edge with
+the reason, and the source goes on. Keep-alive blank lines are skipped; so
+are messages carrying only ``errors`` (operational notices such as a forced
+disconnect), counted and logged at the edge, since they are not posts.
 
 Partition key: the tweet's ``conversation_id`` (its thread), else its id.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from processors.adapters.common import parse_json_object
+from processors.adapters.errors import AdapterError
 from streams.backoff import Backoff
 from streams.settings import Settings
 from streams.sources.base import (
+    MAX_RECORD_BYTES,
     IngestError,
     Item,
     Outbox,
@@ -42,7 +45,13 @@ from streams.sources.base import (
     Steps,
     Stopper,
 )
-from streams.sources.http import SinceIdSource, refuse
+from streams.sources.http import (
+    MAX_PAGE_BYTES,
+    Overlong,
+    SinceIdSource,
+    bounded_lines,
+    refuse,
+)
 
 log = logging.getLogger("townsquare.ingest.x")
 
@@ -72,6 +81,14 @@ class XOptions:
     retry_cap: float = 320.0
     checkpoint_every: int = 100
     checkpoint_seconds: float = 5.0
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def partition_key(message: dict[str, Any]) -> str | None:
@@ -126,19 +143,18 @@ class XSource(SinceIdSource):
                 )
                 return
             try:
-                page = response.json()
-            except ValueError:
-                page = None
-            if not isinstance(page, dict):
-                yield Skip("search page is not a JSON object")
+                page = parse_json_object(response.content, MAX_PAGE_BYTES, "search page")
+            except AdapterError as exc:
+                yield Skip(f"search page: {exc.reason}", {"detail": exc.detail[:300]})
                 return
-            for tweet in page.get("data") or []:
+            for tweet in _list(page.get("data")):
                 if isinstance(tweet, dict) and isinstance(tweet.get("id"), str):
                     tweets[tweet["id"]] = tweet
-            for user in (page.get("includes") or {}).get("users") or []:
+            for user in _list(_dict(page.get("includes")).get("users")):
                 if isinstance(user, dict) and isinstance(user.get("id"), str):
                     users[user["id"]] = user
-            token = (page.get("meta") or {}).get("next_token")
+            next_token = _dict(page.get("meta")).get("next_token")
+            token = next_token if isinstance(next_token, str) else None
             if not token or not self.since_id:
                 break
         for tweet_id in sorted(tweets, key=lambda i: (len(i), i)):
@@ -154,14 +170,12 @@ class XSource(SinceIdSource):
             yield None  # keep-alive
             return
         try:
-            message = json.loads(line)
-        except ValueError:
-            yield Send(FORMAT, line, None)
+            message = parse_json_object(line, MAX_RECORD_BYTES, "stream line")
+        except AdapterError as exc:
+            yield Skip(f"stream line: {exc.reason}", {"detail": exc.detail[:300]})
             return
-        if isinstance(message, dict) and "errors" in message and "data" not in message:
+        if "errors" in message and "data" not in message:
             yield Skip("stream notice without data", {"detail": str(message["errors"])[:300]})
-        elif not isinstance(message, dict):
-            yield Send(FORMAT, message, None)
         else:
             yield from self._message(message)
 
@@ -178,8 +192,13 @@ class XSource(SinceIdSource):
             if response.status_code != 200:
                 return self.http.retry_delay(response)
             self.backoff.reset()
-            for line in response.iter_lines():
-                yield from self._line(line)
+            for line in bounded_lines(response.iter_bytes(), MAX_RECORD_BYTES):
+                if isinstance(line, Overlong):
+                    yield Skip(f"stream line over {MAX_RECORD_BYTES} bytes", {"bytes": line.size})
+                    if line.endless:
+                        break  # no newline in sight: reconnect
+                else:
+                    yield from self._line(line)
         return self.backoff.jittered()
 
     def step(self) -> Steps:

@@ -137,10 +137,19 @@ def enrich_offline(
     states: dict[str, ConversationState] = {}
     iterator = iter(posts)
     while batch := list(islice(iterator, batch_size)):
-        found = extractor.extract(
-            [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
+        records = [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
+        found = extractor.extract(records)
+        scored = (
+            dict(
+                zip(
+                    (k for k, _ in records),
+                    classifiers.predict([t for _, t in records]),
+                    strict=True,
+                )
+            )
+            if classifiers
+            else {}
         )
-        scored = classifiers.predict([p.text for p in batch]) if classifiers else None
         for i, post in enumerate(batch):
             if now is not None and post.kind != "delete":
                 post = post.model_copy(update={"received_at": now})
@@ -150,7 +159,7 @@ def enrich_offline(
                 found.get(str(i), []),
                 org,
                 post.received_at or post.created_at,
-                scored[i] if scored else None,
+                scored.get(str(i)),
             )
             if state is not None:
                 states[post.conversation_id] = state

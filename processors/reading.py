@@ -59,6 +59,8 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+TITLED = 0.8
+"""The news signal's score for a title-case headline with a link (how outlets post)."""
 _CLOSING_MAX_WORDS = 14
 _HEADLINE_MIN_WORDS = 5
 
@@ -105,6 +107,12 @@ def _phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w@])(?:{body})(?!\w)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=64)
+def _possessive(names: str) -> re.Pattern[str]:
+    """ "my iPhone", "my new Spotify": the author's own use of something of ours."""
+    return re.compile(rf"\bmy\s+(?:new\s+|old\s+)?(?:{names})", re.IGNORECASE)
+
+
 def _our_names(org: Organisation) -> tuple[str, ...]:
     """What people call us without tagging: the name, own handles' and aliases' local parts."""
     handles = [h.split("@")[0] for hs in org.accounts.values() for h in hs] + list(org.aliases)
@@ -126,8 +134,8 @@ def _addressed(
     named = sorted({m.group(0) for m in pattern.finditer(haystack)}) if pattern else []
     for name in [*named, *(g for g in gazetteer if g.lower() not in {n.lower() for n in named})]:
         found.add("names_us", 0.7, f"names '{name}'")
-    if pattern is not None:
-        mine = re.search(rf"\bmy\s+(?:new\s+|old\s+)?(?:{pattern.pattern})", haystack, re.I)
+    if named and pattern is not None:  # only a post that names us can say "my <us>"
+        mine = _possessive(pattern.pattern).search(haystack)
         if mine:
             found.add("own_use", 1.0, f"'{mine.group(0)}'")
     mentioned = mentions_us(post, org)
@@ -262,7 +270,9 @@ _BUILTIN_ALIASES = {
 }
 
 
-def _looks_like_headline(post: CanonicalPost, text: str, addressed: Addressed) -> str | None:
+def _looks_like_headline(
+    post: CanonicalPost, text: str, addressed: Addressed
+) -> tuple[float, str] | None:
     """A shared link or a credited or cut-off title, third person, not written to us: news."""
     if addressed in ("mention", "reply", "thread"):
         return None
@@ -275,10 +285,10 @@ def _looks_like_headline(post: CanonicalPost, text: str, addressed: Addressed) -
         return None
     capitalised = sum(1 for w in words if w[0].isupper()) / len(words)
     cue = lx.HEADLINE_WORDS.search(prose)
-    if capitalised >= 0.5:
-        return f"a shared title in title case ({capitalised:.0%} capitalised words)"
+    if capitalised >= 0.5:  # how outlets post: the stronger sign
+        return TITLED, f"a shared title in title case ({capitalised:.0%} capitalised words)"
     if cue:
-        return f"a shared link with news wording ('{cue.group(0)}'), no first person"
+        return 0.6, f"a shared link with news wording ('{cue.group(0)}'), no first person"
     return None
 
 
@@ -296,7 +306,7 @@ def _kind(
         return "promotion"
     headline = _looks_like_headline(post, text, addressed)
     if headline:
-        found.add("news", 0.7, headline)
+        found.add("news", *headline)
         return "news"
     asks = "question" in has or "request" in has
     short = len(text.split()) <= _CLOSING_MAX_WORDS

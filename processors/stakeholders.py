@@ -13,14 +13,16 @@ strongest single signal sets the floor. Weights, strongest first:
 * role words in the bio ("journalist", "councillor", "investor"): 0.7
   (the ambiguous "official" and "founder": 0.4)
 * reach: 10k followers 0.6, 100k 0.8, 1M 0.95; verified adds 0.3 (influencer)
-* first-person text cues ("my order" -> customer, "as a resident" -> citizen): 0.6
-  for the first, 0.3 for each further one; a gazetteer product or place named
-  in a first-person post adds 0.3.
-* someone who addresses us (mention, or a reply to our account) in the first
-  person brings us their own matter: 0.5 for the profile's ``served_as``
-  (customer for a brand, citizen for a public body); reporting a problem or
-  asking for help with something they use: 0.6; someone we already answered
-  in this thread: 0.6 (given the conversation state).
+* from the post's reading (``processors.reading``), for the profile's
+  ``served_as`` (customer for a brand, citizen for a public body): the author
+  talks about their own use of what we offer in a post about us, tagged or
+  not, 0.6; brings us a question or problem of their own 0.6; we already
+  answered them in this thread 0.6; writes to us in the first person 0.5.
+  "As a resident", "council tax" add citizen 0.6 (then 0.3 each); a gazetteer
+  product or place in a first-person post adds 0.3;
+* media from the reading: a headline shared with a link 0.4 (0.5 when in title
+  case, how outlets post), a name with "News", "Radio", ... 0.5. A headline or
+  a third party's report gives no customer evidence.
 
 The organisation's own accounts get no label at all: they are "us".
 """
@@ -32,9 +34,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from processors import lexicons as lx
 from processors.conversation import ConversationState, is_own_post
 from processors.profile import Organisation, normalize_handle
-from processors.reading import signal
+from processors.reading import TITLED, signal
 from processors.text import find_links
 from schemas.models import CanonicalPost, Reading, Stakeholder, StakeholderLabel
 
@@ -52,7 +55,6 @@ _INFLUENCER_FOLLOWERS = 10_000
 _ADDRESSED_WEIGHT = 0.5
 
 _EMAIL = re.compile(r"[\w.+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|my|me|we|our)\b", re.IGNORECASE)
 
 
 def _words(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
@@ -198,11 +200,13 @@ def label_stakeholders(
         ev.add("influencer", _VERIFIED_WEIGHT, "verified account")
 
     text = post.text
-    first_person = signal(reading, "own_use") is not None or _FIRST_PERSON.search(text) is not None
+    first_person = (
+        signal(reading, "own_use") is not None or lx.FIRST_PERSON.search(text) is not None
+    )
     news = reading.kind == "news"
     if news:
         headline = signal(reading, "news")
-        titled = headline is not None and "title case" in headline.evidence[0]
+        titled = headline is not None and headline.score >= TITLED
         ev.add(
             "media",
             _TITLED_WEIGHT if titled else _HEADLINE_WEIGHT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +20,7 @@ def _read(
     org: Organisation,
     post: CanonicalPost,
     scores: dict[str, dict[str, float]] | None = None,
-    before: list[CanonicalPost] = (),  # type: ignore[assignment]
+    before: Sequence[CanonicalPost] = (),
 ) -> Reading:
     state: ConversationState | None = None
     for p in [*before, post]:

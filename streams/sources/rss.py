@@ -175,14 +175,14 @@ class RssSource(HttpSource):
         # Updated in place, entry by entry: a run stopped mid-feed keeps what it sent.
         seen: list[str] = state.setdefault("seen", [])
         known = set(seen)
+        context: dict[str, Any] = {"feed_url": feed.url, "feed_title": title}
+        if feed.comments_for:
+            context["comments_for"] = feed.comments_for
         for entry in reversed(parsed.entries):
             payload = plain(entry)
             native = entry_id(payload)
             if native in known:
                 continue
-            context: dict[str, Any] = {"feed_url": feed.url, "feed_title": title}
-            if feed.comments_for:
-                context["comments_for"] = feed.comments_for
             seen.append(native)
             known.add(native)
             yield Send(FORMAT, payload, partition_key(payload, feed), context)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -100,6 +101,29 @@ class HttpServer:
         while time.monotonic() < end and not self.closing.is_set():
             yield beat
             time.sleep(every)
+
+    def stream_route(
+        self,
+        prefix: str,
+        connections: list[tuple[list[bytes], bool]],
+        *,
+        beat: bytes,
+        content_type: str,
+    ) -> None:
+        """Connection n sends ``connections[n]`` (chunks, drop?); later ones only heartbeat.
+
+        A connection that does not drop holds open with ``beat`` after its chunks.
+        """
+        count = {"n": 0}
+
+        def handler(seen: Seen) -> Reply:
+            n = count["n"]
+            count["n"] += 1
+            chunks, drop = connections[n] if n < len(connections) else ([], False)
+            body = chunks if drop else chain(chunks, self.hold(20, beat))
+            return Reply(200, headers={"Content-Type": content_type}, stream=body, drop=drop)
+
+        self.route(prefix, handler)
 
     def __enter__(self) -> HttpServer:
         self._thread.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from itertools import chain
 from typing import Any
 
 import pytest
@@ -52,16 +51,7 @@ def _timeline(server: HttpServer, statuses: list[dict[str, Any]]) -> None:
 
 def _stream(server: HttpServer, connections: list[tuple[list[bytes], bool]]) -> None:
     """Connection n sends ``connections[n]`` (events, drop?); later ones only heartbeat."""
-    count = {"n": 0}
-
-    def handler(seen: Seen) -> Reply:
-        n = count["n"]
-        count["n"] += 1
-        events, drop = connections[n] if n < len(connections) else ([], False)
-        body = events if drop else chain(events, server.hold(20, b":thump\n\n"))
-        return Reply(200, headers={"Content-Type": "text/event-stream"}, stream=body, drop=drop)
-
-    server.route(STREAM, handler)
+    server.stream_route(STREAM, connections, beat=b":thump\n\n", content_type="text/event-stream")
 
 
 def _options(url: str, **extra: Any) -> MastodonOptions:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import chain
 from typing import Any
 
 import pytest
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def _stream(server: HttpServer, connections: list[tuple[list[bytes], bool]]) -> None:
-    count = {"n": 0}
-
-    def handler(seen: Seen) -> Reply:
-        n = count["n"]
-        count["n"] += 1
-        lines, drop = connections[n] if n < len(connections) else ([], False)
-        body = lines if drop else chain(lines, server.hold(20, b"\r\n"))
-        return Reply(200, headers={"Content-Type": "application/json"}, stream=body, drop=drop)
-
-    server.route(STREAM_PATH, handler)
+    server.stream_route(STREAM_PATH, connections, beat=b"\r\n", content_type="application/json")
 
 
 def _search(server: HttpServer, messages: list[dict[str, Any]]) -> None:

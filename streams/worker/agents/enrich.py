@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
 
 import faust
 from faust.types import AgentT
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from schemas.models import CanonicalPost
 from streams.metrics import BATCH_SIZE, MESSAGES, STAGE_LATENCY
 from streams.steps.enrich import enrich
+from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
 from streams.worker.resources import Resources
 from streams.worker.tables import Tables, source_partition
@@ -64,15 +65,11 @@ class EnrichBatches:
                 await self._dead_letter(event, "ner_failed", f"{type(exc).__name__}: {exc}")
             return
         ner_seconds = time.perf_counter() - ner_started
-        texts = [(p.id, p.text) for _, p in posts if p.kind != "delete"]
-        scores = dict(
-            zip(
-                (pid for pid, _ in texts),
-                self.resources.classifiers.predict([text for _, text in texts]),
-                strict=True,
-            )
-        )
+        predicted = self.resources.classifiers.predict([text for _, text in records])
+        scores = dict(zip((pid for pid, _ in records), predicted, strict=True))
         org = self.resources.org
+        now = datetime.now(UTC)
+        outcomes: Counter[str] = Counter()
         for event, post in posts:
             key = post.conversation_id
             try:
@@ -82,7 +79,7 @@ class EnrichBatches:
                         post,
                         found.get(post.id, []),
                         org,
-                        datetime.now(UTC),
+                        now,
                         scores.get(post.id),
                     )
                     if result.state is not None:
@@ -91,7 +88,9 @@ class EnrichBatches:
             except Exception as exc:  # policy: one bad post never stops the batch
                 await self._dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
                 continue
-            MESSAGES.labels(stage=STAGE, outcome=result.outcome).inc()
+            outcomes[result.outcome] += 1
+        for outcome, count in outcomes.items():
+            MESSAGES.labels(stage=STAGE, outcome=outcome).inc(count)
         seconds = time.perf_counter() - started
         STAGE_LATENCY.labels(stage=STAGE).observe(seconds)
         log.info(
@@ -105,13 +104,12 @@ class EnrichBatches:
 
 def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
     """Declare the enrich agent (and the conversation table) on ``app``."""
-    batches = EnrichBatches(topics, tables, resources)
     settings = resources.settings
-
-    async def enrich_agent(stream: faust.StreamT) -> None:
-        async for events in cast(faust.Stream, stream).take_events(
-            settings.batch_size, within=settings.batch_wait
-        ):
-            await batches.handle(events)
-
-    return app.agent(topics.normalized, name="townsquare.enrich")(enrich_agent)
+    return batch_agent(
+        app,
+        topics.normalized,
+        "townsquare.enrich",
+        EnrichBatches(topics, tables, resources).handle,
+        size=settings.batch_size,
+        within=settings.batch_wait,
+    )

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
 
 import faust
 from faust.types import AgentT
@@ -23,6 +22,7 @@ from faust.types import AgentT
 from streams.es.bulk import BulkOptions, index_batch
 from streams.metrics import BATCH_SIZE, END_TO_END_LATENCY, MESSAGES, STAGE_LATENCY
 from streams.steps.collapse import collapse
+from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
 from streams.worker.resources import Resources
 from streams.worker.tables import Tables
@@ -61,7 +61,7 @@ class IndexBatches:
             await self._dead_letter(events[position], why.reason, why.error)
         batch = collapsed.actions
         failures = await index_batch(self.resources.es, [a for _, a in batch], self.options)
-        failed = {f.index for f in failures}
+        failed = {f.index for f in failures if f.index >= 0}
         for failure in failures:
             if failure.index < 0:
                 # Elasticsearch answered for an id we did not send: nothing to dead-letter.
@@ -72,10 +72,10 @@ class IndexBatches:
                 continue
             await self._dead_letter(events[batch[failure.index][0]], failure.reason, failure.error)
         done = datetime.now(UTC)
+        MESSAGES.labels(stage=STAGE, outcome="ok").inc(len(batch) - len(failed))
         for i, (_, action) in enumerate(batch):
             if i in failed:
                 continue
-            MESSAGES.labels(stage=STAGE, outcome="ok").inc()
             received = (action.get("_source") or {}).get("received_at")
             if received:
                 latency = (done - datetime.fromisoformat(received)).total_seconds()
@@ -85,13 +85,12 @@ class IndexBatches:
 
 def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
     """Declare the index agent on ``app``; the Elasticsearch client opens with the first batch."""
-    batches = IndexBatches(topics, resources)
     settings = resources.settings
-
-    async def index_agent(stream: faust.StreamT) -> None:
-        async for events in cast(faust.Stream, stream).take_events(
-            settings.es_bulk_chunk, within=settings.batch_wait
-        ):
-            await batches.handle(events)
-
-    return app.agent(topics.enriched, name="townsquare.index")(index_agent)
+    return batch_agent(
+        app,
+        topics.enriched,
+        "townsquare.index",
+        IndexBatches(topics, resources).handle,
+        size=settings.es_bulk_chunk,
+        within=settings.batch_wait,
+    )

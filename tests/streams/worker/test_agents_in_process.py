@@ -236,6 +236,12 @@ async def test_locate_dead_letters_what_it_cannot_read(worker: WorkerApp, sent: 
 async def test_enrich_publishes_posts_and_tombstones_and_keeps_the_thread_state(
     worker: WorkerApp, sent: Recorder
 ) -> None:
+    from streams.metrics import MESSAGES
+
+    def count(outcome: str) -> float:
+        return MESSAGES.labels(stage="enrich", outcome=outcome)._value.get()
+
+    before = {o: count(o) for o in ("ok", "deleted")}
     agent = worker.app.agents["townsquare.enrich"]
     posts = [
         _post(1, 1, text="Elm Street bins were missed again"),
@@ -257,3 +263,5 @@ async def test_enrich_publishes_posts_and_tombstones_and_keeps_the_thread_state(
     assert state["post_count"] == 1 and "x:2" in state["deleted_post_ids"]
     [letter] = [json.loads(s.value) for s in out if s.topic == names.DLQ]
     assert (letter["stage"], letter["reason"], letter["offset"]) == ("enrich", "schema", 3)
+    # outcomes are counted once per batch, and add up to what was sent
+    assert (count("ok") - before["ok"], count("deleted") - before["deleted"]) == (2, 1)

@@ -24,7 +24,6 @@ It is a benchmark, not a test: it needs the data folder and spaCy.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
@@ -116,49 +115,25 @@ class _Skipped(logging.Handler):
 
 
 def load_classifiers(disabled: bool) -> Classifier | None:
-    """The product's text classifiers, or None with a warning saying why.
+    """The product's text classifiers, from the folder the stream would use, or None.
 
-    They are optional for the product too (enrichment runs without them), so a
-    missing package or models folder is reported, not fatal.
+    The stream refuses to start without them; here a missing or unreadable
+    models folder is a warning, so the rest of the judgement can still be measured.
     """
     if disabled:
         err.print("classifiers: off (--no-classifiers)", markup=False)
         return None
+    from streams.classifiers import ClassifiersMissing, models_dir
+    from streams.classifiers import load_classifiers as load
+    from streams.settings import Settings
+
+    settings = Settings()
     try:
-        module = importlib.import_module("processors.classifiers")
-    except ImportError as exc:
-        err.print(f"WARNING: text classifiers unavailable ({exc}); running without", markup=False)
+        classifiers = load(settings)
+    except ClassifiersMissing as exc:
+        err.print(f"WARNING: {exc} Running without.", markup=False)
         return None
-    factory = getattr(module, "TextClassifiers", None)
-    if factory is None:
-        err.print(
-            "WARNING: processors.classifiers has no TextClassifiers yet; running without",
-            markup=False,
-        )
-        return None
-    finder = next(
-        (
-            getattr(module, name)
-            for name in ("default_models_dir", "default_model_dir", "models_dir")
-            if callable(getattr(module, name, None))
-        ),
-        None,
-    )
-    models = Path(finder()) if finder else None
-    if models is None or not models.is_dir():
-        where = models or "(no default models dir function)"
-        err.print(f"WARNING: classifier models not found at {where}; running without", markup=False)
-        return None
-    loader = getattr(factory, "load", None)
-    try:
-        classifiers: Classifier = loader(models) if callable(loader) else factory(models)
-    except (OSError, ValueError) as exc:  # an unreadable or half-trained models folder
-        err.print(
-            f"WARNING: cannot load classifiers from {models} ({exc}); running without",
-            markup=False,
-        )
-        return None
-    err.print(f"classifiers: {models}", markup=False)
+    err.print(f"classifiers: {models_dir(settings)}", markup=False)
     return classifiers
 
 

@@ -6,22 +6,19 @@ rest of the CLI stay fast.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from streams.cli import console as terminal
+from streams.cli.console import console, err
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "tweeteval"
 #: Lines per call to the classifiers: large enough to vectorise, small enough to stream.
 BATCH = 512
-
-# Own consoles rather than the CLI package's: this module must stay importable on its own.
-console = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
-err = Console(stderr=True, highlight=False)
 
 models_app = typer.Typer(
     help="Text classifiers (emotion, hate, irony, offensive, sentiment): train and predict.",
@@ -31,14 +28,7 @@ models_app = typer.Typer(
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error (the message is plain text, never markup) and exit non-zero."""
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-def _default_models_dir() -> Path:
-    from processors.classifiers import default_models_dir
-
-    return default_models_dir()
+    terminal.fail(escape(message), code)
 
 
 @models_app.command("train")
@@ -57,15 +47,16 @@ def models_train(
     from processors.classifiers.model import TASKS
 
     missing = [task for task in TASKS if not (data / task / "train_text.txt").is_file()]
-    if not data.is_dir() or missing:
+    if missing:
         fail(
             f"no TweetEval data in {data} (missing: {', '.join(missing)}); pass --data DIR "
             "with one folder per task holding train_text.txt, train_labels.txt, "
             "val_text.txt, val_labels.txt and mapping.txt"
         )
+    from processors.classifiers import default_models_dir
     from processors.classifiers.training import train
 
-    out_dir = out if out is not None else _default_models_dir()
+    out_dir = out if out is not None else default_models_dir()
 
     def say(message: str) -> None:
         err.print(escape(message))
@@ -95,7 +86,7 @@ def models_predict(
     if task not in TASKS:
         fail(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
     try:
-        classifiers = TextClassifiers.load(models if models is not None else _default_models_dir())
+        classifiers = TextClassifiers.load(models)  # None: the repo's models/
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     with file.open(encoding="utf-8", errors="replace", newline=None) as lines:

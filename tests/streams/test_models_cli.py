@@ -54,3 +54,11 @@ def test_train_without_data_says_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "--data" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_error_messages_are_printed_as_plain_text(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.txt"
+    texts.write_text("hello\n", encoding="utf-8")
+    result = runner.invoke(models_app, ["predict", "[bold]sentiment[/bold]", str(texts)])
+    assert result.exit_code != 0
+    assert "[bold]sentiment[/bold]" in result.stderr

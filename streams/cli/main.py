@@ -12,16 +12,20 @@ from __future__ import annotations
 import logging.config
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from streams.cli.analyst import register as register_es_commands
-from streams.cli.console import console, err, fail, progress
+from streams.cli.console import console, err, fail, plain, progress, safe
 from streams.cli.ingest import ingest_app
 from streams.logs import logging_config
 from streams.models_cli import models_app
 from streams.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from streams.cli.setup import Report
 
 app = typer.Typer(
     name="townsquare",
@@ -72,7 +76,9 @@ def services_up() -> None:
     except ServiceError as exc:
         fail(str(exc))
     word = "started" if started else "already running"
-    console.print(f"local services {word}: kafka {svc.kafka_bootstrap}, elasticsearch {svc.es_url}")
+    console.print(
+        plain(f"local services {word}: kafka {svc.kafka_bootstrap}, elasticsearch {svc.es_url}")
+    )
 
 
 @services_app.command("down")
@@ -94,7 +100,7 @@ def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) ->
         console.print_json(data=info)
         return
     for key, value in info.items():
-        console.print(f"{key:20} {value}")
+        console.print(plain(f"{key:20} {value}"))
 
 
 # --- setup ----------------------------------------------------------------------
@@ -112,12 +118,17 @@ def setup() -> None:
             f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
             "Run `townsquare services up` for local ones."
         )
-    for line in report.created:
-        console.print(f"[green]created[/]  {line}")
-    for line in report.existing:
-        console.print(f"[dim]exists[/]   {line}")
-    for line in report.unsupported:
-        console.print(f"[yellow]skipped[/]  {line}")
+    for line in setup_lines(report):
+        console.print(line)
+
+
+def setup_lines(report: Report) -> list[Text]:
+    """Resource names carry the configured prefix and skips echo server replies: plain text."""
+    return [
+        *(Text.assemble(("created", "green"), "  ", plain(line)) for line in report.created),
+        *(Text.assemble(("exists", "dim"), "   ", plain(line)) for line in report.existing),
+        *(Text.assemble(("skipped", "yellow"), "  ", plain(line)) for line in report.unsupported),
+    ]
 
 
 # --- worker ---------------------------------------------------------------------
@@ -151,12 +162,23 @@ def worker(
 
     from streams.metrics import serve_metrics
     from streams.worker.app import create_worker
+    from streams.worker.membership import NoFreeSlot, claim
+    from streams.worker.roles import resolve
 
     try:
-        built = create_worker(settings, role)
+        roles = resolve(role)  # an unknown role fails here, before anything is created
     except ValueError as exc:
         fail(str(exc))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        membership = claim(settings)  # held (its lock file open) until the process exits
+    except NoFreeSlot as exc:
+        fail(str(exc))
+    settings = settings.model_copy(update={"kafka_group_instance_id": membership.instance_id})
+    try:
+        built = create_worker(settings, roles)
+    except ValueError as exc:
+        fail(str(exc))
     serve_metrics(settings.metrics_port)
     faust.Worker(
         built.app,
@@ -233,7 +255,7 @@ def enrich(
             markup=False,
         )
     with progress() as bar:
-        task = bar.add_task(f"enriching {path.name}", total=count_records(path, fmt))
+        task = bar.add_task(safe(f"enriching {path.name}"), total=count_records(path, fmt))
         try:
             count = enrich_file(
                 settings, path, fmt, profile, reference, out, on_post=lambda: bar.advance(task)
@@ -241,7 +263,7 @@ def enrich(
         except ValueError as exc:
             fail(str(exc))
         bar.update(task, completed=bar.tasks[0].total)  # deletes and rejects emit nothing
-    err.print(f"enriched {count} posts")
+    err.print(f"enriched {count} posts", markup=False)
 
 
 @profile_app.command("check")
@@ -252,13 +274,19 @@ def profile_check(path: Annotated[Path, typer.Argument()]) -> None:
     try:
         org = load_profile(path)
     except ProfileError as exc:
-        err.print(f"[bold red]{path} is not a valid profile:[/]")
+        err.print(plain(f"{path} is not a valid profile:", style="bold red"))
         for problem in exc.problems:
-            err.print(f"  - {problem}")
+            err.print(plain(f"  - {problem}"))
         raise typer.Exit(1) from None
     console.print(
-        f"[green]ok[/] {org.name}: {sum(len(v) for v in org.accounts.values())} own accounts, "
-        f"{len(org.topics)} topics, {len(org.gazetteer)} gazetteer entries"
+        Text.assemble(
+            ("ok", "green"),
+            " ",
+            plain(
+                f"{org.name}: {sum(len(v) for v in org.accounts.values())} own accounts, "
+                f"{len(org.topics)} topics, {len(org.gazetteer)} gazetteer entries"
+            ),
+        )
     )
 
 
@@ -268,7 +296,7 @@ def schemas_export() -> None:
     from schemas.export import write_schemas
 
     for path in write_schemas():
-        console.print(f"wrote {path}")
+        console.print(plain(f"wrote {path}"))
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import faust
 from streams.settings import Settings
 from streams.worker import roles as worker_roles
 from streams.worker.faust_config import broker_url, faust_credentials
-from streams.worker.lag import LagSensor
+from streams.worker.lag import LagMonitor
 from streams.worker.resources import Resources, ResourcesService
 from streams.worker.tables import Tables
 from streams.worker.topics import Topics, declare_topics
@@ -56,8 +56,10 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout,
         broker_heartbeat_interval=settings.kafka_heartbeat_interval,
         broker_max_poll_records=settings.kafka_max_poll_records,
+        consumer_group_instance_id=settings.kafka_group_instance_id,
         table_cleanup_interval=60.0,
         autodiscover=False,
+        Monitor=LagMonitor,  # the consumer-lag gauge (see streams.worker.lag)
     )
 
 
@@ -88,7 +90,6 @@ def create_worker(
     tables = Tables(app, settings)
     resources = resources or Resources(settings)
     worker_roles.register(app, topics, tables, resources, wanted)
-    app.sensors.add(LagSensor())
 
     # Also closed here for a worker started without ResourcesService (``faust -A``);
     # closing twice is harmless.

@@ -22,7 +22,7 @@ from processors.enrich import Classifier
 from processors.profile import Organisation
 from streams.profiles import LoadedProfile, load_profile_with_digest
 from streams.settings import Settings
-from streams.worker.ner import EntityMap, NerRunner
+from streams.worker.ner import EntityMap, NerRunner, check_installed_model
 
 if TYPE_CHECKING:  # the client library is imported only by workers that index
     from elasticsearch import AsyncElasticsearch
@@ -80,8 +80,14 @@ class Resources:
 
     @property
     def ner(self) -> EntityExtractor:
-        """The NER runner; its process pool itself starts with the first batch."""
+        """The NER runner; its process pool itself starts with the first batch.
+
+        The model's meta is checked here, so a wrong model stops the worker at
+        start-up (warm-up) rather than in a pool process at the first batch.
+        """
         if self._ner is None:
+            if self.settings.spacy_model_check:
+                check_installed_model(self.settings.spacy_model)
             self._ner = NerRunner(self.settings.spacy_model, self.org, self.settings.ner_processes)
         return self._ner
 
@@ -128,6 +134,12 @@ class ResourcesService(mode.Service):
         self.roles = list(roles)
 
     async def on_start(self) -> None:
+        settings = self.resources.settings
+        log.info(
+            "consumer group %s, static member %s",
+            settings.app_id,
+            settings.kafka_group_instance_id or "(none: dynamic membership)",
+        )
         self.resources.warm_up(self.roles)
 
     async def on_stop(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_SECRET_FIELDS = ("mastodon_token", "x_bearer_token", "webhook_secret")
+_SECRET_FIELDS = ("mastodon_token", "x_bearer_token", "webhook_secret", "webhook_secret_previous")
 
 
 class IngestCredentials(BaseSettings):
@@ -38,6 +38,12 @@ class IngestCredentials(BaseSettings):
         default=None,
         description="TOWNSQUARE_WEBHOOK_SECRET: shared HMAC-SHA256 key for signed webhook pushes "
         "(or a file via TOWNSQUARE_WEBHOOK_SECRET_FILE). The receiver refuses to start without it.",
+    )
+    webhook_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_WEBHOOK_SECRET_PREVIOUS: the webhook secret before a rotation, "
+        "still accepted alongside the current one until every sender signs with the new one "
+        "(or a file via TOWNSQUARE_WEBHOOK_SECRET_PREVIOUS_FILE). Unset it when rotation is done.",
     )
     reddit_user_agent: str = Field(
         default="townsquare-ingest/1.0 (public listening; set TOWNSQUARE_REDDIT_USER_AGENT)",

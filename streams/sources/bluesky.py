@@ -16,9 +16,15 @@ than the normalizer allows or above :data:`MAX_RECORD_BYTES` is skipped at
 the edge (counted, logged with the reason) and the stream goes on; it moves
 no cursor, so nothing after it is lost. A frame above
 :data:`MAX_FRAME_BYTES` (a memory bound, far above any real Jetstream event)
-makes the websocket library close the connection (1009): the reconnect then
-replays it, so such a frame stalls the source until Jetstream's history moves
-past it (logged as an error on every close).
+makes the websocket library close the connection (1009). Such frames should
+not come: every subscription asks Jetstream for ``maxMessageSizeBytes`` =
+:data:`MAX_RECORD_BYTES`, and Jetstream drops larger events for that
+subscriber. If one still does (an older or other server), a reconnect from
+the same cursor would replay it for ever, so the close is counted as a skip,
+logged, and the cursor moves past the last event seen by a small step
+(:data:`TOO_BIG_STEP_US`, doubled on every such close in a row) and is used
+without the rewind on the next connect. The events in that step are lost; the
+doubling bounds how many reconnects it takes to get past the unknown event.
 
 Events that are not post commits (``identity``, ``account``, other
 collections) are not posts: dropped at the edge with a debug line, though
@@ -72,6 +78,8 @@ Above :data:`MAX_RECORD_BYTES` on purpose: a frame between the two is read and
 skipped, and the connection lives on. A frame above it closes the connection
 (the library's 1009), and the reconnect's rewind would replay it.
 """
+TOO_BIG_STEP_US = 1_000
+"""First step (µs) the cursor moves past the last event seen after a 1009 close."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +95,18 @@ class BlueskyOptions:
     checkpoint_seconds: float = 5.0
 
 
-def subscribe_url(options: BlueskyOptions, cursor_us: int | None) -> str:
-    """The Jetstream URL with the wanted collection, DIDs and (when resuming) the cursor."""
+def subscribe_url(options: BlueskyOptions, cursor_us: int | None, rewind: bool = True) -> str:
+    """The Jetstream URL with the wanted collection, DIDs, size cap and (resuming) the cursor.
+
+    ``maxMessageSizeBytes`` has Jetstream drop events above the record cap for
+    this subscriber, so none reaches the websocket's ``max_size`` and closes it.
+    """
     parts = urlsplit(options.jetstream_url)
     params: list[tuple[str, str]] = [("wantedCollections", POST_COLLECTION)]
     params += [("wantedDids", did) for did in options.dids]
+    params.append(("maxMessageSizeBytes", str(MAX_RECORD_BYTES)))
     if cursor_us is not None:
-        rewound = cursor_us - int(options.rewind_seconds * 1_000_000)
+        rewound = cursor_us - (int(options.rewind_seconds * 1_000_000) if rewind else 0)
         params.append(("cursor", str(max(0, rewound))))
     query = "&".join(p for p in (parts.query, urlencode(params)) if p)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
@@ -130,6 +143,8 @@ class BlueskySource(Source):
             Backoff(base=options.retry_base, cap=options.retry_cap),
         )
         self.time_us: int | None = None
+        self.too_big_closes = 0
+        """1009 closes in a row with no frame handled between: how far the next skip steps."""
 
     def cursors(self) -> Cursors:
         return {self.key: {"time_us": self.time_us}} if self.time_us is not None else {}
@@ -145,6 +160,7 @@ class BlueskySource(Source):
         except AdapterError as exc:
             yield Skip(f"Jetstream frame: {exc.reason}", {"detail": exc.detail[:300]})
             return
+        self.too_big_closes = 0
         stamp = event.get("time_us")
         if isinstance(stamp, int) and not isinstance(stamp, bool):
             self.time_us = max(stamp, self.time_us or 0)
@@ -160,7 +176,7 @@ class BlueskySource(Source):
 
     def step(self) -> Steps:
         """One connection's life; returns the wait before the next connect."""
-        url = subscribe_url(self.opts, self.time_us)
+        url = subscribe_url(self.opts, self.time_us, rewind=not self.too_big_closes)
         try:
             ws = connect(url, open_timeout=10, close_timeout=2, max_size=MAX_FRAME_BYTES)
         except InvalidStatus as exc:
@@ -184,16 +200,35 @@ class BlueskySource(Source):
                         log.warning("no frame for %.0fs; reconnecting", self.opts.idle_timeout)
                     break
                 except ConnectionClosed as exc:
-                    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-                        log.error(
-                            "a frame above %d bytes closed the connection; the reconnect "
-                            "replays it from cursor %s",
-                            MAX_FRAME_BYTES,
-                            self.time_us,
-                        )
-                    raise
+                    if exc.sent is None or exc.sent.code != CloseCode.MESSAGE_TOO_BIG:
+                        raise
+                    yield self.skip_too_big()
+                    break
                 yield from self.handle(frame)
         return self.backoff.jittered()
+
+    def skip_too_big(self) -> Skip:
+        """Move the cursor past a frame that closed the connection, so no reconnect replays it.
+
+        Its ``time_us`` is unknown (it was never read), only that it comes after
+        the last event handled: the cursor moves a step past that, and the step
+        doubles while closes keep coming without a frame handled in between.
+        """
+        step = TOO_BIG_STEP_US << min(self.too_big_closes, 40)
+        self.too_big_closes += 1
+        resumed = self.time_us
+        if self.time_us is not None:
+            self.time_us += step
+        log.error(
+            "a frame above %d bytes closed the connection; moving the cursor %s by %d µs past it",
+            MAX_FRAME_BYTES,
+            resumed,
+            step if resumed is not None else 0,
+        )
+        return Skip(
+            f"Jetstream frame above {MAX_FRAME_BYTES} bytes closed the connection",
+            {"cursor": resumed, "step_us": step},
+        )
 
 
 def run_bluesky(

@@ -17,7 +17,8 @@ Politeness: a descriptive User-Agent (``TOWNSQUARE_REDDIT_USER_AGENT``), at
 most ``requests_per_minute`` requests, 429 ``Retry-After`` and
 ``x-ratelimit-remaining: 0`` / ``x-ratelimit-reset`` honoured.
 
-Malformed input: a listing page that is not JSON cannot be split into posts;
+Malformed input: a listing page that is not JSON (read through the shared
+depth-limited parse), not an object, or above :data:`MAX_PAGE_BYTES` cannot be split into posts;
 it is counted and skipped at the edge with a warning, and the cursor does not
 move, so the next poll asks again. A child inside a good listing goes to the
 raw topic as it came, so the normalize stage dead-letters it if it is bad.
@@ -29,10 +30,12 @@ fullname: a thread stays on one partition.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from processors.adapters.common import parse_json_object
+from processors.adapters.errors import AdapterError
 from streams.backoff import Backoff, Pacer
 from streams.settings import Settings
 from streams.sources.base import (
@@ -46,7 +49,7 @@ from streams.sources.base import (
     Steps,
     Stopper,
 )
-from streams.sources.http import HttpSource, refuse
+from streams.sources.http import MAX_PAGE_BYTES, FetchSkipped, HttpSource, refuse
 
 log = logging.getLogger("townsquare.ingest.reddit")
 
@@ -88,7 +91,9 @@ def _fullname(child: Any) -> str | None:
 class RedditSource(HttpSource):
     """Subreddit listings: a step is one round of polls, every listing of every subreddit."""
 
-    def __init__(self, outbox: Outbox, options: RedditOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: RedditOptions, allow_hosts: str | Iterable[str] = ()
+    ) -> None:
         self.opts = options
         self.base = options.base_url.rstrip("/")
         super().__init__(
@@ -97,6 +102,7 @@ class RedditSource(HttpSource):
             Backoff(base=options.retry_base, cap=options.retry_cap),
             headers={"User-Agent": options.user_agent},
             pacer=Pacer.per_minute(options.requests_per_minute),
+            allow_hosts=allow_hosts,
         )
         self.newest: dict[str, Any] = {}
         """The newest fullname sent per listing (``<sub>/new``): the cursor."""
@@ -113,15 +119,24 @@ class RedditSource(HttpSource):
         params: dict[str, Any] = {"limit": self.opts.limit, "raw_json": 1}
         if before:
             params["before"] = before
-        response = self.http.get(self.base + path, params=params)
+        try:
+            response = self.http.get(self.base + path, params=params)
+        except FetchSkipped as exc:
+            yield Skip(f"listing fetch skipped: {exc.reason}", {"url": path, "detail": exc.detail})
+            return None
         if response.status_code in (403, 404):
             raise refuse(response, "Reddit", "is the subreddit name right and is it public?")
         if response.status_code != 200:
             log.warning("listing answered HTTP %s; next poll retries", response.status_code)
             return None
         try:
-            children = response.json()["data"]["children"]
-        except (ValueError, KeyError, TypeError):
+            page = parse_json_object(response.content, MAX_PAGE_BYTES, "listing page")
+        except AdapterError as exc:
+            yield Skip(f"listing page: {exc.reason}", {"url": path, "detail": exc.detail[:300]})
+            return None
+        data = page.get("data")
+        children = data.get("children") if isinstance(data, dict) else None
+        if children is None:
             yield Skip("listing page is not a JSON listing", {"url": path})
             return None
         if not isinstance(children, list):
@@ -174,4 +189,5 @@ def run_reddit(
     settings: Settings, options: RedditOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Poll subreddit listings onto the raw topic until a limit or a stop."""
-    return RedditSource(Outbox.open(settings, "reddit", limits, stopper), options).run()
+    outbox = Outbox.open(settings, "reddit", limits, stopper)
+    return RedditSource(outbox, options, settings.ingest_allow_hosts).run()

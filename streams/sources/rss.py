@@ -17,6 +17,12 @@ Comment feeds (WordPress ``wfw:commentRss``) are configured as
 ``--comments-for POST_ID=FEED_URL``: their entries reach the adapter with
 ``comments_for`` so they thread under that post.
 
+Bounded fetches: a feed body above ``max_bytes`` (:data:`MAX_FEED_BYTES`), a
+fetch past ``fetch_deadline``, and a feed or redirect whose host is not a
+public address (unless in ``TOWNSQUARE_INGEST_ALLOW_HOSTS``) are skipped like
+an unreadable feed: counted, logged, validators kept, the next feed polled.
+Entries carry the URL that actually served them as ``feed_url``.
+
 Malformed input: a body feedparser cannot read at all (no entries, parse
 error) is counted and skipped at the edge with a warning: there is no entry
 to dead-letter, and the validators are not stored, so it is fetched again.
@@ -32,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,11 +57,13 @@ from streams.sources.base import (
     Steps,
     Stopper,
 )
-from streams.sources.http import HttpSource
+from streams.sources.http import DEFAULT_DEADLINE, FetchSkipped, HttpSource
 
 log = logging.getLogger("townsquare.ingest.rss")
 
 FORMAT = "rss"
+MAX_FEED_BYTES = 16 * 1024 * 1024
+"""Largest feed body read; a larger one is abandoned at the cap (blogs serve well under 1 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class RssOptions:
     max_seen: int = 500
     retry_base: float = 2.0
     retry_cap: float = 300.0
+    max_bytes: int = MAX_FEED_BYTES
+    """A feed body above this is abandoned unread past the cap and the fetch skipped."""
+    fetch_deadline: float = DEFAULT_DEADLINE
+    """Seconds one feed's fetch may take in all (redirects and a trickling body included)."""
 
 
 def parse_comments_for(value: str) -> Feed:
@@ -117,13 +129,18 @@ def partition_key(entry: dict[str, Any], feed: Feed) -> str:
 class RssSource(HttpSource):
     """Feeds: a step is one round of conditional GETs, one per feed; each feed has its cursor."""
 
-    def __init__(self, outbox: Outbox, options: RssOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: RssOptions, allow_hosts: str | Iterable[str] = ()
+    ) -> None:
         self.opts = options
         super().__init__(
             outbox,
             "rss",
             Backoff(base=options.retry_base, cap=options.retry_cap),
             headers={"Accept": "application/rss+xml, application/atom+xml, */*"},
+            allow_hosts=allow_hosts,
+            deadline=options.fetch_deadline,
+            max_bytes=options.max_bytes,
         )
         self.state: dict[str, dict[str, Any]] = {}
         """Per feed URL: ``etag``, ``modified`` and ``seen`` (entry ids sent, newest last)."""
@@ -153,7 +170,15 @@ class RssSource(HttpSource):
             headers["If-None-Match"] = state["etag"]
         if state.get("modified"):
             headers["If-Modified-Since"] = state["modified"]
-        response = self.http.get(feed.url, headers=headers)
+        try:
+            response = self.http.get(feed.url, headers=headers)
+        except FetchSkipped as exc:
+            # Nothing of it is sent and the validators stay: the next poll fetches it afresh.
+            yield Skip(
+                f"feed fetch skipped: {exc.reason}",
+                {"feed": feed.url, "url": exc.url, "detail": exc.detail},
+            )
+            return
         if response.status_code == 304:
             return
         if response.status_code != 200:
@@ -175,7 +200,8 @@ class RssSource(HttpSource):
         # Updated in place, entry by entry: a run stopped mid-feed keeps what it sent.
         seen: list[str] = state.setdefault("seen", [])
         known = set(seen)
-        context: dict[str, Any] = {"feed_url": feed.url, "feed_title": title}
+        # The URL that served the entries (after redirects), which may not be the configured one.
+        context: dict[str, Any] = {"feed_url": str(response.url), "feed_title": title}
         if feed.comments_for:
             context["comments_for"] = feed.comments_for
         for entry in reversed(parsed.entries):
@@ -201,4 +227,5 @@ def run_rss(
     settings: Settings, options: RssOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Poll feeds onto the raw topic until a limit or a stop."""
-    return RssSource(Outbox.open(settings, "rss", limits, stopper), options).run()
+    outbox = Outbox.open(settings, "rss", limits, stopper)
+    return RssSource(outbox, options, settings.ingest_allow_hosts).run()

@@ -408,6 +408,35 @@ def test_network_policy_limits_egress_to_dns_kafka_and_elasticsearch() -> None:
     }
 
 
+PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"]
+
+
+def _ingest_blocks(overrides: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = by_kind(render(overrides), "NetworkPolicy")
+    egress = policies[f"{RELEASE}-townsquare-ingest"]["spec"]["egress"]
+    return [peer["ipBlock"] for rule in egress for peer in rule.get("to", []) if "ipBlock" in peer]
+
+
+@needs_helm
+def test_ingest_egress_to_the_internet_excludes_private_and_metadata_ranges() -> None:
+    [block] = _ingest_blocks(EVERYTHING_ON)
+    assert block["cidr"] == "0.0.0.0/0"
+    assert set(PRIVATE) | {"100.64.0.0/10"} <= set(block["except"])
+    # The knob: a custom list replaces it, an empty one turns it off, and a rule that names
+    # its own except (or a narrower cidr, where ours would be invalid) is left as written.
+    ingest = EVERYTHING_ON["ingest"]
+    [custom] = _ingest_blocks({**EVERYTHING_ON, "ingest": {**ingest, "egressExcept": PRIVATE}})
+    assert custom["except"] == PRIVATE
+    [bare] = _ingest_blocks({**EVERYTHING_ON, "ingest": {**ingest, "egressExcept": []}})
+    assert "except" not in bare
+    own = [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16"]}}]},
+        {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"port": 443}]},
+    ]
+    kept = _ingest_blocks({**EVERYTHING_ON, "ingest": {**ingest, "egress": own}})
+    assert kept == [own[0]["to"][0]["ipBlock"], own[1]["to"][0]["ipBlock"]]
+
+
 @needs_helm
 def test_service_monitor_labels_role_for_the_alert_rules() -> None:
     docs = render(EVERYTHING_ON)

@@ -18,6 +18,7 @@ def iso(servers: Servers, tmp_path: Path) -> Iterator[Isolated]:
     """Isolated settings whose topics exist (the agents only produce; they never create topics)."""
     from streams.cli.kafka_topics import create_topics
 
-    result = isolated(servers, tmp_path)
+    # The local platform servers listen on 127.0.0.1, which the sources refuse unless allowed.
+    result = isolated(servers, tmp_path, TOWNSQUARE_INGEST_ALLOW_HOSTS="127.0.0.1")
     create_topics(result.settings)
     yield result

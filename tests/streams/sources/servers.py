@@ -54,6 +54,8 @@ class Reply:
     """Chunks written one by one (chunked encoding): SSE and newline-delimited streams."""
     drop: bool = False
     """After the stream, cut the connection without finishing the body (a network drop)."""
+    length: int | None = None
+    """With ``stream``: announce this Content-Length and write the chunks raw (not chunked)."""
 
 
 Route = Callable[[Seen], Reply]
@@ -174,15 +176,23 @@ class HttpServer:
                     self.end_headers()
                     self.wfile.write(reply.body)
                     return
-                self.send_header("Transfer-Encoding", "chunked")
+                if reply.length is None:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(reply.length))
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.close_connection = True
                 for chunk in reply.stream:
                     if server.closing.is_set():
                         break
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    if reply.length is None:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    else:
+                        self.wfile.write(chunk)
                     self.wfile.flush()
+                if reply.length is not None:
+                    return
                 if reply.drop:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return

@@ -10,8 +10,14 @@ from support import Isolated
 from typer.testing import CliRunner
 
 from processors.adapters import normalize
-from streams.sources.base import RunLimits
-from streams.sources.bluesky import BlueskyOptions, run_bluesky, subscribe_url
+from streams.sources.base import MAX_RECORD_BYTES, RunLimits
+from streams.sources.bluesky import (
+    MAX_FRAME_BYTES,
+    TOO_BIG_STEP_US,
+    BlueskyOptions,
+    run_bluesky,
+    subscribe_url,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +34,10 @@ def test_the_url_asks_for_posts_only_and_rewinds_the_cursor() -> None:
     )
     assert subscribe_url(options, None) == (
         "wss://js.example/subscribe?wantedCollections=app.bsky.feed.post"
-        "&wantedDids=did%3Aplc%3Aa&wantedDids=did%3Aplc%3Ab"
+        f"&wantedDids=did%3Aplc%3Aa&wantedDids=did%3Aplc%3Ab&maxMessageSizeBytes={MAX_RECORD_BYTES}"
     )
     assert subscribe_url(options, 10_000_000).endswith("&cursor=7000000")
+    assert subscribe_url(options, 10_000_000, rewind=False).endswith("&cursor=10000000")
 
 
 def test_recorded_events_land_on_the_raw_topic_through_the_cli(iso: Isolated) -> None:
@@ -109,3 +116,23 @@ def test_malformed_frames_are_skipped_at_the_edge_and_the_stream_goes_on(iso: Is
     assert (report.sent, report.skipped) == (1, 2)
     envelopes = [env for _, env in raw_envelopes(iso.settings)]
     assert [normalize(env).kind for env in envelopes] == ["post"]
+
+
+def test_a_frame_that_closes_the_connection_is_stepped_past_not_replayed_for_ever(
+    iso: Isolated,
+) -> None:
+    """A server that ignores maxMessageSizeBytes sends a frame above the websocket's max_size."""
+    first, last = jetstream_events(2)
+    huge = {**first, "time_us": first["time_us"] + 500, "pad": "x" * (MAX_FRAME_BYTES + 1)}
+    with JetstreamServer([first, huge, last]) as server:
+        report = run_bluesky(
+            iso.settings, _options(server.url), RunLimits(max_runtime=8, max_posts=2)
+        )
+        requests = list(server.requests)
+    assert (report.sent, report.skipped) == (2, 1)
+    assert len(requests) == 2  # one reconnect, not a replay loop
+    assert {r.query["maxMessageSizeBytes"] for r in requests} == {str(MAX_RECORD_BYTES)}
+    # Resumed just past the last event seen, without the rewind that would replay the frame.
+    assert int(requests[1].query["cursor"]) == first["time_us"] + TOO_BIG_STEP_US
+    assert report.cursor == {"time_us": last["time_us"]}
+    assert len(raw_envelopes(iso.settings)) == 2

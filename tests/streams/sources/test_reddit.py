@@ -147,3 +147,41 @@ def test_a_broken_page_is_skipped_at_the_edge_and_a_broken_child_flows_on(iso: I
     assert normalize(by_name[good[0]["data"]["name"]]).platform == "reddit"
     with pytest.raises(AdapterError):
         normalize(by_name["t1_zz"])
+
+
+def test_a_deep_or_non_object_or_oversized_page_is_skipped_with_its_reason(
+    iso: Isolated, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Listing pages go through the shared depth-limited parse; none of them stops the source."""
+    import logging
+
+    from streams.sources.http import MAX_PAGE_BYTES
+
+    caplog.set_level(logging.WARNING, logger="townsquare.ingest")
+    good = reddit_children(1)
+    deep = b"[" * 200_000  # json.loads would raise RecursionError
+    over = json.dumps({"data": {"children": [], "pad": "x" * MAX_PAGE_BYTES}}).encode()
+    pages = iter([deep, b"[1, 2]", over])
+
+    def new(seen: Seen) -> Reply:
+        page = next(pages, None)
+        return _listing(good) if page is None else Reply(200, page)
+
+    with HttpServer() as server:
+        server.route(NEW, new)
+        _serve(server, COMMENTS, [])
+        report = run_reddit(
+            iso.settings, _options(server.url), RunLimits(max_runtime=8, max_posts=1)
+        )
+    reasons = [
+        r.getMessage().removeprefix("skipped at the edge: ")
+        for r in caplog.records
+        if r.getMessage().startswith("skipped at the edge: ")
+    ]
+    assert reasons == [
+        "listing page: too_deep",
+        "listing page: wrong_type",
+        "listing fetch skipped: body above the size cap",
+    ]
+    assert (report.sent, report.skipped) == (1, 3)
+    assert report.cursor == {"northvale/new": good[0]["data"]["name"]}

@@ -123,3 +123,40 @@ def test_an_unreadable_feed_is_skipped_and_an_incomplete_entry_flows_on(iso: Iso
     [(_, envelope)] = raw_envelopes(iso.settings)
     with pytest.raises(AdapterError):
         normalize(envelope)
+
+
+def test_a_huge_a_slow_and_a_redirected_away_feed_are_skipped_and_the_next_feed_is_read(
+    iso: Isolated,
+) -> None:
+    """Each bad feed is a counted skip; the good one, reached by a redirect, still lands."""
+    from test_http_fetch import MIB, Counted, _trickle
+
+    huge = Counted()
+    with HttpServer() as server, HttpServer() as internal:
+        internal.route("/", lambda seen: Reply(200, rss_document([("secret", "Internal")])))
+        internal_port = internal.url.rsplit(":", 1)[1]
+        server.route("/huge", lambda seen: Reply(200, stream=huge))
+        server.route("/slow", _trickle)
+        server.route(
+            "/away",
+            lambda seen: Reply(302, headers={"Location": f"http://localhost:{internal_port}/"}),
+        )
+        server.route("/old", lambda seen: Reply(301, headers={"Location": "/feed"}))
+        _feed(server, "/feed", rss_document([("a", "A"), ("b", "B")]))
+        options = RssOptions(
+            feeds=tuple(Feed(f"{server.url}/{p}") for p in ("huge", "slow", "away", "old")),
+            interval=30,
+            retry_base=0.05,
+            max_bytes=MIB,
+            fetch_deadline=1.5,
+        )
+        report = run_rss(iso.settings, options, RunLimits(max_runtime=10, max_posts=2))
+        assert internal.seen("/") == []
+    assert (report.sent, report.skipped) == (2, 3)
+    assert huge.written < 16 * MIB
+    # No validators stored for the skipped feeds: the next poll fetches them afresh.
+    assert report.cursor is not None
+    assert report.cursor[f"{server.url}/huge"] == {"etag": None, "modified": None}
+    envelopes = [env for _, env in raw_envelopes(iso.settings)]
+    assert sorted(normalize(env).id for env in envelopes) == ["rss:a", "rss:b"]
+    assert {env.context["feed_url"] for env in envelopes} == {f"{server.url}/feed"}

@@ -7,13 +7,11 @@ rest of the CLI stay fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from streams.cli import console as terminal
-from streams.cli.console import console, err
+from streams.cli.console import console, err, fail, plain  # fail prints plain text, never markup
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "tweeteval"
@@ -24,11 +22,6 @@ models_app = typer.Typer(
     help="Text classifiers (emotion, hate, irony, offensive, sentiment): train and predict.",
     no_args_is_help=True,
 )
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print an error (the message is plain text, never markup) and exit non-zero."""
-    terminal.fail(escape(message), code)
 
 
 @models_app.command("train")
@@ -59,17 +52,17 @@ def models_train(
     out_dir = out if out is not None else default_models_dir()
 
     def say(message: str) -> None:
-        err.print(escape(message))
+        err.print(plain(message))
 
     report = train(data, out_dir, seed=seed, progress=say)
     for task, figures in report["tasks"].items():
         console.print(
-            escape(
+            plain(
                 f"{task:<10} {figures['metric']:<13} {figures['value'] * 100:5.1f}   "
                 f"accuracy {figures['accuracy'] * 100:5.1f}   (n={figures['n']})"
             )
         )
-    console.print(escape(f"wrote {out_dir}"))
+    console.print(plain(f"wrote {out_dir}"))
 
 
 @models_app.command("predict")

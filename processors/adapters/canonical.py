@@ -14,20 +14,22 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from processors.adapters.common import (
-    MAX_ID_BYTES,
     PLATFORM_NAME,
     as_dict,
+    check_id,
     check_text,
+    clean_post_fields,
     from_validation_error,
     maybe_json,
 )
-from processors.adapters.errors import INVALID_VALUE, TOO_LARGE, AdapterError
+from processors.adapters.errors import INVALID_VALUE, AdapterError
 from schemas.models import CanonicalPost, RawEnvelope
 
 
 def normalize_canonical(envelope: RawEnvelope) -> CanonicalPost:
     data = as_dict(maybe_json(envelope.payload, "payload"), "payload")
     data = {**data, "ingest_id": envelope.ingest_id, "received_at": envelope.received_at}
+    data = clean_post_fields(data)  # a replayed export may predate cleaning, or be hand-made
     try:
         post = CanonicalPost.model_validate(data)
     except ValidationError as exc:
@@ -37,10 +39,12 @@ def normalize_canonical(envelope: RawEnvelope) -> CanonicalPost:
         raise AdapterError(INVALID_VALUE, f"payload.platform: {post.platform[:40]!r}")
     prefix = f"{post.platform}:"
     for name, value in (("id", post.id), ("conversation_id", post.conversation_id)):
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
-            raise AdapterError(TOO_LARGE, f"payload.{name}: longer than {MAX_ID_BYTES} bytes")
+        check_id(value, f"payload.{name}")
         if not value.startswith(prefix) or len(value) == len(prefix):
             raise AdapterError(INVALID_VALUE, f"payload.{name}: not of the form {prefix}<id>")
-    if post.in_reply_to is not None and not post.in_reply_to.post_id.strip():
-        raise AdapterError(INVALID_VALUE, "payload.in_reply_to.post_id: empty")
+    check_id(post.author.id, "payload.author.id")
+    if post.in_reply_to is not None:
+        if not post.in_reply_to.post_id.strip():
+            raise AdapterError(INVALID_VALUE, "payload.in_reply_to.post_id: empty")
+        check_id(post.in_reply_to.post_id, "payload.in_reply_to.post_id")
     return post

@@ -12,6 +12,7 @@ import email.utils
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -216,9 +217,24 @@ def id_value(value: Any, where: str) -> str:
     text = str(value).strip()
     if not text:
         raise AdapterError(MISSING_FIELD, f"{where}: empty")
+    return check_id(text, where)
+
+
+_NOT_IN_IDS = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def check_id(text: str, where: str) -> str:
+    """Refuse an id that could not serve as a key everywhere it is used.
+
+    Ids become Kafka keys, Elasticsearch ``_id`` values and table keys, and
+    are printed in terminals: no whitespace, control or format characters
+    (bidi overrides, zero-width joiners), line separators or surrogates, so
+    no two ids can look alike but differ. Code points newer than this
+    Python's Unicode tables pass: platforms adopt new scripts first.
+    """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         raise AdapterError(TOO_LARGE, f"{where}: id longer than {MAX_ID_BYTES} bytes")
-    if any(ch.isspace() or ord(ch) < 32 for ch in text):
+    if any(ch.isspace() or unicodedata.category(ch) in _NOT_IN_IDS for ch in text):
         raise AdapterError(INVALID_VALUE, f"{where}: id contains whitespace or control characters")
     return text
 
@@ -363,6 +379,82 @@ def parse_time(value: Any, where: str) -> datetime:
 
 # --- text -----------------------------------------------------------------------
 
+_BIDI_CONTROLS: Final = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+"""Bidi embeddings, overrides and isolates: they make text display other than it reads."""
+_CLEAN_TABLE: Final[dict[int, None]] = {
+    code: None
+    for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), *_BIDI_CONTROLS)
+    if code not in (0x09, 0x0A, 0x0D)  # tab and newline stay; CR becomes a newline below
+}
+"""Every Unicode ``Cc`` character (C0, DEL, C1) but tab, newline and CR; the bidi controls."""
+_POST_TEXT_FIELDS: Final = ("text", "url", "lang")
+_POST_LIST_FIELDS: Final = ("mentions", "hashtags", "links")
+_AUTHOR_TEXT_FIELDS: Final = ("handle", "display_name", "bio")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters, with ``\r\n`` and ``\r`` as ``\n``.
+
+    Post text reaches terminals, Kibana and spaCy: an ESC starts a terminal
+    escape sequence, a bidi override shows a line other than the one stored,
+    and neither carries meaning. Tabs, newlines, emoji, ZWJ sequences and every
+    other character are kept, so cleaning clean text changes nothing.
+    """
+    if text.isprintable():  # the common case: no Cc at all (isprintable is False for \n)
+        return text
+    cleaned = text.translate(_CLEAN_TABLE)
+    if "\r" in cleaned:
+        cleaned = cleaned.replace("\r\n", "\n").replace("\r", "\n")
+    return cleaned
+
+
+def _clean_strings(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    # Only strings: a value of the wrong type is left for the model to reject.
+    return {
+        key: clean_text(value) if key in names and isinstance(value, str) else value
+        for key, value in fields.items()
+    }
+
+
+def _clean_list(values: list[Any]) -> list[Any]:
+    # Entities were found in the raw text: cleaned, one may now repeat another or be
+    # empty, and is then dropped. Clean values stay as they are, repeats included, so
+    # a replayed post comes back unchanged.
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, str):
+            cleaned = clean_text(value)
+            if cleaned != value and (not cleaned or cleaned in out):
+                continue
+            value = cleaned
+        out.append(value)
+    return out
+
+
+def clean_author_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The author's handle, display name and bio through :func:`clean_text`; ids stay as given."""
+    return _clean_strings(fields, _AUTHOR_TEXT_FIELDS)
+
+
+def clean_post_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Every text field of a canonical post (and of its author) through :func:`clean_text`.
+
+    Applied where posts are built, after HTML is turned into text (an entity
+    such as ``&#27;`` decodes to ESC), so no adapter can forget a field. Ids are
+    never changed: one with control characters is rejected by :func:`id_value`.
+    """
+    out = _clean_strings(fields, _POST_TEXT_FIELDS)
+    for name in _POST_LIST_FIELDS:
+        if isinstance(out.get(name), list):
+            out[name] = _clean_list(out[name])
+    who = out.get("author")
+    if isinstance(who, Author):
+        texts = {name: getattr(who, name) for name in _AUTHOR_TEXT_FIELDS}
+        out["author"] = who.model_copy(update=clean_author_fields(texts))
+    elif isinstance(who, Mapping):
+        out["author"] = clean_author_fields(who)
+    return out
+
 
 def check_text(text: str, where: str = "text") -> str:
     if len(text) > MAX_TEXT_CHARS:
@@ -428,7 +520,7 @@ def reply_target(
 
 def author(**fields: Any) -> Author:
     try:
-        return Author(**fields)
+        return Author(**clean_author_fields(fields))
     except ValidationError as exc:
         raise from_validation_error(exc, "author") from exc
 
@@ -437,6 +529,7 @@ def build_post(envelope: RawEnvelope, **fields: Any) -> CanonicalPost:
     """The canonical post, stamped with the envelope's ingest id and receive time."""
     fields.setdefault("ingest_id", envelope.ingest_id)
     fields.setdefault("received_at", envelope.received_at)
+    fields = clean_post_fields(fields)
     text = fields.get("text")
     if isinstance(text, str):
         check_text(text)

@@ -6,13 +6,17 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from streams.cli.console import console, err, fail
+from streams.cli.console import console, err, fail, plain
 from streams.settings import get_settings
+
+if TYPE_CHECKING:
+    from streams.es.kibana import ObjectError
 
 kibana_app = typer.Typer(help="Kibana saved objects (data views, saved searches, dashboard).")
 
@@ -79,6 +83,7 @@ def search(
 
 
 def posts_table(docs: list[dict[str, Any]], title: str) -> Table:
+    """Every cell comes from a stored post, so every cell is plain text, never markup."""
     table = Table(title=title, show_lines=False)
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("action", no_wrap=True)
@@ -90,12 +95,12 @@ def posts_table(docs: list[dict[str, Any]], title: str) -> Table:
         j = doc.get("joinability") or {}
         text = " ".join(str(doc.get("text", "")).split())
         table.add_row(
-            f"{j.get('score', 0):.2f}",
-            str(j.get("action", "")),
-            ", ".join(doc.get("stakeholder_labels") or []),
-            "@" + str((doc.get("author") or {}).get("handle") or "?"),
-            text[:140] + ("…" if len(text) > 140 else ""),
-            str(doc.get("url") or ""),
+            plain(f"{j.get('score', 0):.2f}"),
+            plain(j.get("action", "")),
+            plain(", ".join(str(label) for label in doc.get("stakeholder_labels") or [])),
+            plain("@" + str((doc.get("author") or {}).get("handle") or "?")),
+            plain(text[:140] + ("…" if len(text) > 140 else "")),
+            plain(doc.get("url") or ""),
         )
     return table
 
@@ -116,7 +121,7 @@ def conversations(
 ) -> None:
     """Conversations as they stand now: who waits for us, for how long, against the reply SLA."""
     from streams.es.client import sync_client
-    from streams.es.conversations import conversation_record, find_latest, format_span
+    from streams.es.conversations import conversation_record, find_latest
     from streams.profiles import profile_for
 
     settings = get_settings()
@@ -140,7 +145,15 @@ def conversations(
             sys.stdout.write(json.dumps(record) + "\n")
         return
     word = "awaiting our reply" if awaiting_reply else "most recently active"
-    table = Table(title=f"{len(records)} conversations {word} (reply SLA {sla_minutes} min)")
+    title = f"{len(records)} conversations {word} (reply SLA {sla_minutes} min)"
+    console.print(conversations_table(records, title))
+
+
+def conversations_table(records: list[dict[str, Any]], title: str) -> Table:
+    """Ids, text, authors and links come from stored posts: plain text, never markup."""
+    from streams.es.conversations import format_span
+
+    table = Table(title=title)
     table.add_column("conversation", no_wrap=True)
     table.add_column("waiting for", justify="right", no_wrap=True)
     table.add_column("SLA", no_wrap=True)
@@ -152,24 +165,24 @@ def conversations(
         text = " ".join(str(last.get("text") or "").split())
         waited = record["waiting_seconds"]
         if waited is None:
-            wait_cell, sla_cell = "-", "answered" if record["own_posts"] else "-"
+            wait_cell, sla_cell = "-", Text("answered" if record["own_posts"] else "-")
         else:
             wait_cell = format_span(timedelta(seconds=waited))
             over = record["over_by_seconds"]
             sla_cell = (
-                f"[red]over by {format_span(timedelta(seconds=over))}[/]"
+                Text(f"over by {format_span(timedelta(seconds=over))}", style="red")
                 if over is not None
-                else "[green]within[/]"
+                else Text("within", style="green")
             )
         table.add_row(
-            record["conversation_id"],
-            wait_cell,
+            plain(record["conversation_id"]),
+            plain(wait_cell),
             sla_cell,
-            text[:140] + ("…" if len(text) > 140 else ""),
-            "@" + str(last.get("author") or "?"),
-            str(last.get("url") or ""),
+            plain(text[:140] + ("…" if len(text) > 140 else "")),
+            plain("@" + str(last.get("author") or "?")),
+            plain(last.get("url") or ""),
         )
-    console.print(table)
+    return table
 
 
 def _utc(value: datetime) -> datetime:
@@ -226,11 +239,23 @@ def kibana_import(
         fail(str(exc))
     where = f"space {space!r}" if space else "the default space"
     console.print(
-        f"imported {result.success_count} saved objects from {path.name} into {where} "
-        f"(index prefix {prefix!r}): "
-        + ("[green]success[/]" if result.success else "[red]failed[/]")
+        plain(
+            f"imported {result.success_count} saved objects from {path.name} into {where} "
+            f"(index prefix {prefix!r}): "
+        )
+        + (Text("success", style="green") if result.success else Text("failed", style="red"))
     )
     for error in result.errors:
-        err.print(f"  [red]{error.type}[/] {error.id} {error.title!r}: {error.reason}")
+        err.print(import_error_line(error))
     if result.errors or not result.success:
         raise typer.Exit(1)
+
+
+def import_error_line(error: ObjectError) -> Text:
+    """Kibana echoes the saved objects' titles and its own reasons: plain text, never markup."""
+    return Text.assemble(
+        "  ",
+        plain(error.type, style="red"),
+        " ",
+        plain(f"{error.id} {error.title!r}: {error.reason}"),
+    )

@@ -21,7 +21,9 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from streams.cli.console import plain
 from streams.cli.setup import run_setup
 from streams.es.client import sync_client
 from streams.settings import Settings
@@ -127,17 +129,25 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
 
     awaiting = latest_conversations(es, alias, awaiting_only=True, limit=MAX_CONVERSATIONS)
     console.print(
-        f"\n[bold]{resp['hits']['total']['value']} posts indexed[/] in "
-        f"{aggs['conversations']['value']} conversations; "
-        f"{len(awaiting)} conversations await our reply"
+        Text.assemble(
+            "\n",
+            (f"{resp['hits']['total']['value']} posts indexed", "bold"),
+            f" in {aggs['conversations']['value']} conversations; "
+            f"{len(awaiting)} conversations await our reply",
+        )
     )
     console.print(
-        "actions: " + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])
+        plain(
+            "actions: "
+            + ", ".join(f"{b['key']} {b['doc_count']}" for b in aggs["actions"]["buckets"])
+        )
     )
     others = aggs["others"]
     console.print(
         f"{resp['hits']['total']['value'] - others['doc_count']} of them are our own posts; "
-        "everyone else's, by what they are and what to do:"
+        "everyone else's, by what they are and what to do:",
+        markup=False,
+        highlight=False,
     )
     console.print(actions_by_kind(others["kinds"]["buckets"]))
     top = es.search(
@@ -159,7 +169,10 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
 
 
 def actions_by_kind(buckets: list[dict[str, Any]]) -> Table:
-    """What the posts were read as (rows) against the action recommended (columns)."""
+    """What the posts were read as (rows) against the action recommended (columns).
+
+    The bucket keys are stored field values, so they are plain text, never markup.
+    """
     actions = ("reply", "escalate", "appreciate", "listen_only", "do_not_engage")
     table = Table(title="actions by kind of post", title_justify="left")
     table.add_column("kind")
@@ -169,7 +182,7 @@ def actions_by_kind(buckets: list[dict[str, Any]]) -> Table:
     for bucket in buckets:
         counts = {b["key"]: b["doc_count"] for b in bucket["actions"]["buckets"]}
         table.add_row(
-            str(bucket["key"]),
+            plain(bucket["key"]),
             *(str(counts.get(a, 0) or "") for a in actions),
             str(bucket["doc_count"]),
         )
@@ -197,20 +210,22 @@ def run_end_to_end(
             try:
                 started_services = up(svc)
             except ServiceError as exc:
-                console.print(f"[red]error:[/] {exc}")
+                console.print(Text.assemble(("error:", "red"), " ", plain(exc)))
                 return 1
         report = run_setup(settings)
         console.print(
-            f"setup: {len(report.created)} created, {len(report.existing)} already there"
-            + (f", skipped: {'; '.join(report.unsupported)}" if report.unsupported else "")
+            plain(
+                f"setup: {len(report.created)} created, {len(report.existing)} already there"
+                + (f", skipped: {'; '.join(report.unsupported)}" if report.unsupported else "")
+            )
         )
         log_path = settings.data_dir / "worker.log"
         # The demo scores for the sample council unless a profile is configured.
         worker = start_worker(settings, log_path, {"TOWNSQUARE_ALLOW_SAMPLE_PROFILE": "true"})
-        console.print(f"worker started (pid {worker.pid}, log {log_path})")
+        console.print(plain(f"worker started (pid {worker.pid}, log {log_path})"))
         ids = corpus_ids(corpus)
         sent = replay_file(settings, corpus, "jsonl")
-        console.print(f"replayed {sent.sent} posts from {corpus.name}")
+        console.print(plain(f"replayed {sent.sent} posts from {corpus.name}"))
         es = sync_client(settings)
         alias = settings.index_alias("posts")
         with console.status("waiting until every post is searchable …") as status:
@@ -225,7 +240,10 @@ def run_end_to_end(
         if found < len(ids):
             state = "the worker exited" if worker.poll() is not None else f"after {timeout:.0f}s"
             console.print(
-                f"[red]only {found}/{len(ids)} posts searchable ({state}); see {log_path}[/]"
+                plain(
+                    f"only {found}/{len(ids)} posts searchable ({state}); see {log_path}",
+                    style="red",
+                )
             )
             return 1
         summary(es, alias, ids, console)
@@ -239,5 +257,6 @@ def run_end_to_end(
         if keep_running:
             console.print(
                 "left running: stop with `townsquare services down` and kill the worker "
-                f"(pid {worker.pid if worker else '?'})"
+                f"(pid {worker.pid if worker else '?'})",
+                markup=False,
             )

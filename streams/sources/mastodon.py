@@ -45,7 +45,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -68,6 +68,7 @@ from streams.sources.base import (
 )
 from streams.sources.http import (
     MAX_PAGE_BYTES,
+    FetchSkipped,
     Overlong,
     SinceIdSource,
     bounded_lines,
@@ -124,7 +125,8 @@ class Timeline:
 class MastodonOptions:
     base_url: str
     timeline: Timeline
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
+    """Kept out of the repr: options get logged and shown in tracebacks."""
     poll_interval: float = 30.0
     idle_timeout: float = 90.0
     """No bytes for this long (Mastodon sends a heartbeat every ~15 s) means a stalled stream."""
@@ -222,7 +224,9 @@ class _Roots:
 class MastodonSource(SinceIdSource):
     """One Mastodon timeline: a step is one stream connection (after a backfill), or one poll."""
 
-    def __init__(self, outbox: Outbox, options: MastodonOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: MastodonOptions, allow_hosts: str | Iterable[str] = ()
+    ) -> None:
         self.opts = options
         self.base = options.base_url.rstrip("/")
         headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
@@ -231,6 +235,7 @@ class MastodonSource(SinceIdSource):
             f"mastodon:{self.base}:{options.timeline.name}",
             Backoff(base=options.retry_base, cap=options.retry_cap),
             headers=headers,
+            allow_hosts=allow_hosts,
         )
         self.roots = _Roots()
         # Separate so a lookup's retries never reset or lengthen the stream's reconnect delays.
@@ -313,7 +318,10 @@ class MastodonSource(SinceIdSource):
                 reason = "the per-minute cap was reached while retrying"
                 break
             try:
-                response = self.http.client.get(url, timeout=self.stopper.bounded(CONTEXT_TIMEOUT))
+                response = self.http.fetch(url, deadline=CONTEXT_TIMEOUT)
+            except FetchSkipped as exc:
+                reason = exc.reason
+                break
             except httpx.TransportError as exc:
                 delay = self.lookup_backoff.delay()
                 reason = type(exc).__name__
@@ -381,7 +389,13 @@ class MastodonSource(SinceIdSource):
                 params["since_id"] = self.since_id
             if max_id:
                 params["max_id"] = max_id
-            response = self.http.get(self.base + self.opts.timeline.rest(), params=params)
+            try:
+                response = self.http.get(self.base + self.opts.timeline.rest(), params=params)
+            except FetchSkipped as exc:
+                yield Skip(
+                    f"timeline fetch skipped: {exc.reason}", {"url": exc.url, "detail": exc.detail}
+                )
+                return
             if response.status_code in (401, 403, 404, 410):
                 raise refuse(
                     response,
@@ -480,6 +494,5 @@ def run_mastodon(
     settings: Settings, options: MastodonOptions, limits: RunLimits, stopper: Stopper | None = None
 ) -> RunReport:
     """Follow one Mastodon timeline onto the raw topic until a limit or a stop."""
-    return MastodonSource(
-        Outbox.open(settings, "mastodon", limits, stopper, options), options
-    ).run()
+    outbox = Outbox.open(settings, "mastodon", limits, stopper, options)
+    return MastodonSource(outbox, options, settings.ingest_allow_hosts).run()

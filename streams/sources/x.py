@@ -25,8 +25,8 @@ Partition key: the tweet's ``conversation_id`` (its thread), else its id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from processors.adapters.common import parse_json_object
@@ -47,6 +47,7 @@ from streams.sources.base import (
 )
 from streams.sources.http import (
     MAX_PAGE_BYTES,
+    FetchSkipped,
     Overlong,
     SinceIdSource,
     bounded_lines,
@@ -68,7 +69,8 @@ FIELDS = {
 
 @dataclass(frozen=True)
 class XOptions:
-    token: str
+    token: str = field(repr=False)
+    """Kept out of the repr: options get logged and shown in tracebacks."""
     base_url: str = "https://api.x.com"
     query: str | None = None
     """Recent-search mode; None means the filtered stream."""
@@ -105,7 +107,9 @@ def partition_key(message: dict[str, Any]) -> str | None:
 class XSource(SinceIdSource):
     """X API v2: a step is one recent-search poll, or one stream connection after a backfill."""
 
-    def __init__(self, outbox: Outbox, options: XOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, options: XOptions, allow_hosts: str | Iterable[str] = ()
+    ) -> None:
         self.opts = options
         self.base = options.base_url.rstrip("/")
         mode = f"search:{options.query}" if options.query else "stream"
@@ -114,6 +118,7 @@ class XSource(SinceIdSource):
             f"x:{self.base}:{mode}",
             Backoff(base=options.retry_base, cap=options.retry_cap),
             headers={"Authorization": f"Bearer {options.token}"},
+            allow_hosts=allow_hosts,
         )
 
     def _message(self, message: dict[str, Any]) -> Iterator[Item]:
@@ -134,7 +139,15 @@ class XSource(SinceIdSource):
                 params["since_id"] = self.since_id
             if token:
                 params["next_token"] = token
-            response = self.http.get(self.base + SEARCH_PATH, params=params)
+            try:
+                response = self.http.get(self.base + SEARCH_PATH, params=params)
+            except FetchSkipped as exc:
+                # Nothing collected is sent, so the cursor stays before this search.
+                yield Skip(
+                    f"search page fetch skipped: {exc.reason}",
+                    {"url": SEARCH_PATH, "detail": exc.detail},
+                )
+                return
             if response.status_code in (401, 403):
                 raise refuse(response, "X", "check TOWNSQUARE_X_BEARER_TOKEN and the app's access")
             if response.status_code != 200:
@@ -217,4 +230,5 @@ def run_x(
     """Follow the filtered stream or poll recent search onto the raw topic."""
     if not options.token:
         raise IngestError("set TOWNSQUARE_X_BEARER_TOKEN (or TOWNSQUARE_X_BEARER_TOKEN_FILE)")
-    return XSource(Outbox.open(settings, "x", limits, stopper, options), options).run()
+    outbox = Outbox.open(settings, "x", limits, stopper, options)
+    return XSource(outbox, options, settings.ingest_allow_hosts).run()

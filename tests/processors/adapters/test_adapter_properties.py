@@ -275,8 +275,18 @@ def test_decode_then_normalize_only_raise_adapter_error(raw: bytes) -> None:
     _normalize_or_adapter_error(envelope)
 
 
+# Normalizing strips control and bidi characters (clean_text), so valid posts have none.
+_BIDI = "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 _names = st.text(
-    st.characters(blacklist_categories=["Cs", "Cc", "Zs", "Zl", "Zp"]), min_size=1, max_size=12
+    st.characters(blacklist_categories=["Cs", "Cc", "Zs", "Zl", "Zp"], blacklist_characters=_BIDI),
+    min_size=1,
+    max_size=12,
+)
+# Ids also refuse format characters (soft hyphen, zero-width joiners): see check_id.
+_id_names = st.text(
+    st.characters(blacklist_categories=["Cs", "Cc", "Cf", "Zs", "Zl", "Zp"]),
+    min_size=1,
+    max_size=12,
 )
 _times = st.datetimes(
     min_value=datetime(1971, 1, 1),
@@ -286,25 +296,32 @@ _times = st.datetimes(
 _posts = st.builds(
     CanonicalPost,
     kind=st.sampled_from(["post", "edit", "delete"]),
-    id=_names.map(lambda n: f"mastodon:{n}"),
+    id=_id_names.map(lambda n: f"mastodon:{n}"),
     platform=st.just("mastodon"),
     url=st.none() | st.just("https://a.example/1"),
     created_at=_times,
     lang=st.none() | st.sampled_from(["en", "nl"]),
-    text=st.text(max_size=200),
+    text=st.text(
+        st.characters(
+            blacklist_categories=["Cs", "Cc"],
+            blacklist_characters=_BIDI,
+            whitelist_characters="\n\t",
+        ),
+        max_size=200,
+    ),
     author=st.builds(
         Author,
-        id=_names.map(lambda n: f"mastodon:{n}"),
+        id=_id_names.map(lambda n: f"mastodon:{n}"),
         handle=st.none() | _names,
         followers=st.none() | st.integers(0, 10**9),
         verified=st.booleans(),
     ),
-    conversation_id=_names.map(lambda n: f"mastodon:{n}"),
+    conversation_id=_id_names.map(lambda n: f"mastodon:{n}"),
     in_reply_to=st.none()
     | st.builds(
         ReplyTarget,
-        post_id=_names.map(lambda n: f"mastodon:{n}"),
-        author_id=st.none() | _names.map(lambda n: f"mastodon:{n}"),
+        post_id=_id_names.map(lambda n: f"mastodon:{n}"),
+        author_id=st.none() | _id_names.map(lambda n: f"mastodon:{n}"),
     ),
     mentions=st.lists(_names, max_size=3),
     hashtags=st.lists(_names, max_size=3),

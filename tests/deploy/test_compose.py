@@ -138,3 +138,95 @@ def test_prometheus_scrapes_every_worker_role() -> None:
     port = env_of(townsquare_services()["townsquare-normalize"])["TOWNSQUARE_METRICS_PORT"]
     for role in ROLES:
         assert f"townsquare-{role}:{port}" in targets
+
+
+# --- exposure and secrets ---------------------------------------------------------------
+
+REQUIRED_VAR = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):\?[^}]+\}")
+"""``${NAME:?message}``: compose refuses to start when NAME is unset or empty."""
+
+
+def published_ports() -> list[tuple[str, Any]]:
+    return [(name, port) for name, svc in services().items() for port in svc.get("ports", [])]
+
+
+def test_every_port_is_published_on_loopback_only() -> None:
+    ports = published_ports()
+    assert len(ports) >= 9
+    for name, port in ports:
+        if isinstance(port, dict):  # long syntax
+            assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
+        else:
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is on all interfaces"
+            assert str(port).count(":") == 2, f"{name}: {port} has no host port"
+
+
+def test_passwords_have_no_default() -> None:
+    """Every password in the file is a required variable, never a literal or a default."""
+    found = 0
+    for name, svc in services().items():
+        for key, value in env_of(svc).items():
+            if "PASSWORD" in key.upper():
+                found += 1
+                assert REQUIRED_VAR.fullmatch(value), f"{name}: {key} is not ${{VAR:?...}}"
+    assert found >= 5
+    text = COMPOSE.read_text()
+    assert not re.search(r"admin\s*/\s*admin", text)
+    assert not re.search(r"\$\{[A-Z_]*PASSWORD[A-Z_]*:?-", text), "a password with a default"
+
+
+def test_grafana_admin_password_comes_from_the_environment() -> None:
+    env = env_of(services()["grafana"])
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] != "admin"
+
+
+def test_elasticsearch_security_is_on_and_everyone_logs_in() -> None:
+    text = COMPOSE.read_text()
+    assert not re.search(r"xpack\.security\.enabled\s*[:=]\s*['\"]?false", text)
+    es = services()["elasticsearch"]
+    env = env_of(es)
+    assert env["xpack.security.enabled"] == "true"
+    assert REQUIRED_VAR.fullmatch(env["ELASTIC_PASSWORD"])
+    assert "elastic:$${ELASTIC_PASSWORD}" in " ".join(es["healthcheck"]["test"])
+    for name, svc in townsquare_services().items():
+        ts_env = env_of(svc)
+        assert ts_env["TOWNSQUARE_ES_USERNAME"] == "elastic", name
+        assert ts_env["TOWNSQUARE_ES_PASSWORD"] == env["ELASTIC_PASSWORD"], name
+    kibana = services()["kibana"]
+    kibana_env = env_of(kibana)
+    assert kibana_env["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    password = REQUIRED_VAR.fullmatch(kibana_env["ELASTICSEARCH_PASSWORD"])
+    assert password and password["name"] == "KIBANA_SYSTEM_PASSWORD"
+
+
+def test_kibana_system_password_is_set_before_kibana_starts() -> None:
+    job = services()["kibana-system-password"]
+    assert job["restart"] == "no"
+    assert job["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    script = " ".join(job["command"])
+    assert "/_security/user/kibana_system/_password" in script
+    assert "$${KIBANA_SYSTEM_PASSWORD}" in script and "elastic:$${ELASTIC_PASSWORD}" in script
+    assert (
+        env_of(job)["KIBANA_SYSTEM_PASSWORD"]
+        == env_of(services()["kibana"])["ELASTICSEARCH_PASSWORD"]
+    )
+    dep = services()["kibana"]["depends_on"]["kibana-system-password"]
+    assert dep["condition"] == "service_completed_successfully"
+
+
+def test_the_image_build_takes_the_digest_pinned_base_from_the_environment() -> None:
+    for name, svc in townsquare_services().items():
+        assert "PYTHON_IMAGE" in svc["build"].get("args", []), name
+
+
+def test_the_header_says_what_to_set() -> None:
+    header = COMPOSE.read_text().split("\nname:", 1)[0]
+    for needed in (
+        "GRAFANA_ADMIN_PASSWORD",
+        "ELASTIC_PASSWORD",
+        "KIBANA_SYSTEM_PASSWORD",
+        "PYTHON_IMAGE",
+        "127.0.0.1",
+    ):
+        assert needed in header, needed

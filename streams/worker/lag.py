@@ -3,39 +3,38 @@
 Lag (end offset minus committed offset, per topic partition) is what the Helm
 chart's autoscaler and the "consumer lag high" alert watch. Faust already
 learns both numbers (it tracks end offsets while fetching and reports every
-commit to its sensors), so a sensor turns them into the gauge without extra
-requests to the brokers.
+commit), so no extra requests to the brokers are needed. Faust reports them
+to the app's *monitor* only (``app.monitor.track_tp_end_offset``), not to
+every sensor, so this is the app's monitor class (``faust.App(Monitor=...)``)
+rather than an added sensor; a sensor would never hear of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 
-import faust
+from faust.sensors import Monitor
 from faust.types import TP
 
 from streams.metrics import CONSUMER_LAG
 
 
-class LagSensor(faust.Sensor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.committed: dict[TP, int] = {}
-        self.end: dict[TP, int] = {}
+class LagMonitor(Monitor):
+    """Faust's monitor, also publishing ``townsquare_consumer_lag`` as offsets move."""
 
-    def on_tp_commit(self, tp_offsets: Mapping[TP, int]) -> None:
-        for tp, offset in tp_offsets.items():
-            self.committed[tp] = offset
+    def on_tp_commit(self, tp_offsets: MutableMapping[TP, int]) -> None:
+        super().on_tp_commit(tp_offsets)
+        for tp in tp_offsets:
             self._publish(tp)
 
     def track_tp_end_offset(self, tp: TP, offset: int) -> None:
-        self.end[tp] = offset
+        super().track_tp_end_offset(tp, offset)
         self._publish(tp)
 
     def lag(self, tp: TP) -> int | None:
-        if tp not in self.end:
+        if tp not in self.tp_end_offsets:
             return None
-        return max(0, self.end[tp] - self.committed.get(tp, 0))
+        return max(0, self.tp_end_offsets[tp] - self.tp_committed_offsets.get(tp, 0))
 
     def _publish(self, tp: TP) -> None:
         lag = self.lag(tp)

@@ -1,11 +1,11 @@
-"""Consumer lag gauge from Faust's offset events."""
+"""Consumer lag gauge from Faust's offset events (which only the app's monitor hears)."""
 
 from __future__ import annotations
 
 from faust.types import TP
 
 from streams.metrics import CONSUMER_LAG
-from streams.worker.lag import LagSensor
+from streams.worker.lag import LagMonitor
 
 
 def _gauge(topic: str, partition: int) -> float:
@@ -13,7 +13,7 @@ def _gauge(topic: str, partition: int) -> float:
 
 
 def test_lag_is_end_offset_minus_committed_offset_per_partition() -> None:
-    sensor = LagSensor()
+    sensor = LagMonitor()
     a, b = TP("lagtest.raw", 0), TP("lagtest.raw", 1)
     assert sensor.lag(a) is None
     sensor.track_tp_end_offset(a, 120)
@@ -24,3 +24,12 @@ def test_lag_is_end_offset_minus_committed_offset_per_partition() -> None:
     assert (_gauge("lagtest.raw", 0), _gauge("lagtest.raw", 1)) == (20.0, 0.0)
     sensor.on_tp_commit({a: 130})  # committed past a stale end offset: never negative
     assert sensor.lag(a) == 0
+
+
+def test_the_app_reports_offsets_to_the_lag_monitor() -> None:
+    """Faust calls ``app.monitor`` (not its sensors) with end offsets and commits."""
+    from streams.settings import Settings
+    from streams.worker.app import create_app
+
+    app = create_app(Settings(), ["normalize"])
+    assert isinstance(app.monitor, LagMonitor)

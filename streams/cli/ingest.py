@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streams.cli.console import console, fail, progress
+from streams.cli.console import console, fail, plain, progress, safe
 from streams.settings import get_settings
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ def ingest_replay(
     ] = False,
 ) -> None:
     """Replay a file of posts onto the raw topic, with a progress bar."""
+    from streams.sources.base import IngestError
     from streams.sources.readers import UnknownFormat, check_format, count_records
     from streams.sources.replay import replay_file
 
@@ -39,20 +40,29 @@ def ingest_replay(
         fail(str(exc))
     settings = get_settings()
     total = count_records(path, fmt)
-    with progress() as bar:
-        task = bar.add_task(f"replaying {path.name}", total=min(total, limit or total))
-        report = replay_file(
-            settings,
-            path,
-            fmt,
-            rate=rate,
-            limit=limit,
-            resume=resume,
-            on_progress=lambda n: bar.advance(task, n),
+    try:
+        with progress() as bar:
+            task = bar.add_task(safe(f"replaying {path.name}"), total=min(total, limit or total))
+            report = replay_file(
+                settings,
+                path,
+                fmt,
+                rate=rate,
+                limit=limit,
+                resume=resume,
+                on_progress=lambda n: bar.advance(task, n),
+            )
+    except IngestError as exc:
+        fail(
+            f"{exc}. The stored position covers only records Kafka acknowledged; fix the "
+            "cause (for a size refusal: the raw topic's max.message.bytes) and run again "
+            "with --resume."
         )
     console.print(
-        f"sent {report.sent} records from {path.name} (positions {report.start}..{report.end}) "
-        f"in {report.seconds:.1f}s to {settings.topic('posts.raw')}"
+        plain(
+            f"sent {report.sent} records from {path.name} (positions {report.start}..{report.end}) "
+            f"in {report.seconds:.1f}s to {settings.topic('posts.raw')}"
+        )
     )
 
 
@@ -105,9 +115,11 @@ def _run_live(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    console.print(
-        f"{source}: sent {report.sent} records to {settings.topic('posts.raw')} in "
-        f"{report.seconds:.1f}s ({report.skipped} skipped at the edge); cursor {report.cursor}"
+    console.print(  # the cursor comes from the source's own ids or timestamps
+        plain(
+            f"{source}: sent {report.sent} records to {settings.topic('posts.raw')} in "
+            f"{report.seconds:.1f}s ({report.skipped} skipped at the edge); cursor {report.cursor}"
+        )
     )
 
 
@@ -326,26 +338,52 @@ def ingest_webhook(
     max_bytes: Annotated[
         int, typer.Option(min=1, help="Largest accepted body in bytes (413 above).")
     ] = 256 * 1024,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds for a whole request (headers and body) to arrive; then closed."
+        ),
+    ] = 10.0,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Connections served at once; more are answered 503.")
+    ] = 64,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds a signature's timestamp may differ from our clock (replay window)."
+        ),
+    ] = 300.0,
     max_runtime: MaxRuntime = None,
     max_posts: MaxPosts = None,
 ) -> None:
-    """Receive signed pushes: POST /webhook/<source> with X-Townsquare-Signature: sha256=<hex>.
+    """Receive signed pushes: POST /webhook/<source> with X-Townsquare-Signature: t=<unix>,v1=<hex>.
 
-    The HMAC-SHA256 key comes from TOWNSQUARE_WEBHOOK_SECRET (or
-    TOWNSQUARE_WEBHOOK_SECRET_FILE). 202 means Kafka has the post. GET /healthz for probes.
+    v1 is the HMAC-SHA256 of "<t>.<path>." + body, keyed by TOWNSQUARE_WEBHOOK_SECRET (or
+    TOWNSQUARE_WEBHOOK_SECRET_FILE); during a rotation TOWNSQUARE_WEBHOOK_SECRET_PREVIOUS is
+    accepted too. 202 means Kafka has the post. GET /healthz for probes.
     """
     from streams.sources.base import RunLimits
     from streams.sources.credentials import IngestCredentials
     from streams.sources.webhook import WebhookOptions, run_webhook
 
-    secret = IngestCredentials().webhook_secret
+    credentials = IngestCredentials()
+    secret = credentials.webhook_secret
     if secret is None or not secret.get_secret_value():
         fail(
             "set TOWNSQUARE_WEBHOOK_SECRET (or TOWNSQUARE_WEBHOOK_SECRET_FILE): "
             "unsigned pushes are refused"
         )
+    previous = credentials.webhook_secret_previous
+    previous_value = previous.get_secret_value() if previous is not None else ""
     options = WebhookOptions(
-        secret=secret.get_secret_value().encode(), host=host, port=port, max_bytes=max_bytes
+        secret=secret.get_secret_value().encode(),
+        previous_secret=previous_value.encode() or None,
+        host=host,
+        port=port,
+        max_bytes=max_bytes,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        tolerance=tolerance,
     )
     limits = RunLimits(max_runtime, max_posts)
     _run_live(

@@ -20,6 +20,7 @@ Sources are plain threads-and-blocking-I/O programs, one process per source.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -313,12 +314,21 @@ class Outbox:
         batch, so a cursor stored after it alone could cover lost records.
         """
         self._check_broken()
-        self.producer.flush()
+        flush_error: Exception | None = None
+        try:
+            self.producer.flush()
+        except Exception as exc:  # kafka-python raises a bare "Future not done" after a fatal error
+            flush_error = exc
         with self._lock:
             pending, self._pending = self._pending, []
         for future in pending:
+            if flush_error is not None and not future.is_done:
+                with contextlib.suppress(Exception):  # its outcome is read just below
+                    future.get(timeout=5)
             if future.failed():
-                self._fail(future.exception)
+                self._fail(future.exception)  # the cause, rather than flush's vaguer error
+        if flush_error is not None:
+            self._fail(flush_error)
         for key, value in (cursors or {}).items():
             if value != self._stored.get(key):
                 self.cursors.put(key, dict(value))

@@ -7,6 +7,7 @@ one partition of ``posts.raw`` and reach normalize in the order they were read.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,8 @@ from streams.kafka_config import kafka_python_config
 from streams.metrics import INGESTED
 from streams.settings import Settings
 from streams.topic_names import RAW
+
+log = logging.getLogger("townsquare.ingest")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 """The raw producer's ``max_request_size``: it refuses larger records, so sources cap below it."""
@@ -67,5 +70,14 @@ class RawProducer:
         self._producer.flush(timeout=timeout)
 
     def close(self) -> None:
-        self._producer.flush(timeout=30)
+        """Flush what is pending, then close; a flush that fails does not keep it open.
+
+        Whether records were acknowledged is the outbox's business (it checks
+        every send before a cursor moves); here a failed flush after a fatal
+        producer error is only logged, so the error that caused it surfaces.
+        """
+        try:
+            self._producer.flush(timeout=30)
+        except Exception as exc:  # kafka-python: "Future not done" after a fatal error
+            log.warning("the raw producer could not flush before closing: %s", exc)
         self._producer.close(timeout=10)

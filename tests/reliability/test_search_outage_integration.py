@@ -1,10 +1,11 @@
-"""Elasticsearch goes down in the middle of a replay and comes back.
+"""Elasticsearch goes down for 20 s in the middle of a replay and comes back.
 
 Afterwards the index holds exactly one document per valid post id, the
 dead-letter topic holds exactly the posts that were broken on purpose (and
 nothing else: an outage is not a reason to dead-letter anything), the worker
 never exited, and ``townsquare_es_up`` went to 0 during the outage and back to
-1 after it. This test starts its own local servers, because it stops
+1 after it, and the consumer lag of the index stage drained back to 0. This
+test starts its own local servers, because it stops
 Elasticsearch, which would break every other test sharing the session's.
 """
 
@@ -40,8 +41,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 TOTAL = 200
 WARMUP = 10
 STOP_AFTER = 50
-OUTAGE_SECONDS = 6.0
+OUTAGE_SECONDS = 20.0
 _ES_UP = re.compile(r"^townsquare_es_up(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
+_LAG = re.compile(r"^townsquare_consumer_lag\{([^}]*)\} (\S+)$", re.MULTILINE)
 
 
 def _lines() -> tuple[list[str], set[str], dict[str, str]]:
@@ -88,6 +90,15 @@ def _es_up(port: int) -> float | None:
         return None
     match = _ES_UP.search(text)
     return float(match.group(1)) if match else None
+
+
+def _lags(port: int) -> dict[str, float]:
+    """``townsquare_consumer_lag`` per topic partition, as the worker exports it."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    return {labels: float(value) for labels, value in _LAG.findall(text)}
 
 
 def test_an_elasticsearch_outage_loses_nothing_and_duplicates_nothing(
@@ -158,6 +169,17 @@ def test_an_elasticsearch_outage_loses_nothing_and_duplicates_nothing(
         )
         timings["all indexed after restart"] = time.monotonic() - back
         assert wait_for(lambda: _es_up(metrics_port) == 1.0, timeout=30, interval=0.2)
+        # The backlog the outage built up drains: every partition's lag goes back to 0.
+        enriched = f'topic="{iso.settings.topic("posts.enriched")}"'
+        assert wait_for(
+            lambda: (
+                bool(lags := {k: v for k, v in _lags(metrics_port).items() if enriched in k})
+                and max(lags.values()) == 0
+            ),
+            timeout=60,
+            interval=0.5,
+        ), _lags(metrics_port)
+        timings["lag drained after restart"] = time.monotonic() - back
 
         def letters() -> list[dict[str, object]]:
             return [json.loads(v) for _, v in read_topic(iso.settings, DLQ)]

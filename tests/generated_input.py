@@ -77,3 +77,15 @@ bad_message = st.one_of(
     ),
 )
 """One raw message; almost all are refused (a rare draw is a valid post)."""
+
+
+def rejected_reason(message: bytes) -> str | None:
+    """The reason the adapters give for refusing ``message`` (None if it is a valid post)."""
+    from processors.adapters import decode_envelope, normalize
+    from processors.adapters.errors import AdapterError
+
+    try:
+        normalize(decode_envelope(message, MAX_BYTES))
+    except AdapterError as exc:
+        return exc.reason
+    return None

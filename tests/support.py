@@ -75,11 +75,18 @@ def read_topic(
     settings: Settings, name: str, timeout: float = 10.0
 ) -> list[tuple[str | None, bytes]]:
     """Every record currently in a topic (all partitions, beginning to end), no consumer group."""
+    return [
+        (r.key.decode() if r.key else None, r.value)
+        for r in topic_records(settings, settings.topic(name), timeout)
+    ]
+
+
+def topic_records(settings: Settings, topic: str, timeout: float = 10.0) -> list[Any]:
+    """The records (with partition and offset) of a topic by its full name, e.g. a changelog."""
     from kafka import KafkaConsumer, TopicPartition
 
     from streams.kafka_config import kafka_python_config
 
-    topic = settings.topic(name)
     consumer = KafkaConsumer(
         enable_auto_commit=False, group_id=None, **kafka_python_config(settings)
     )
@@ -91,11 +98,11 @@ def read_topic(
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        out: list[tuple[str | None, bytes]] = []
+        out: list[Any] = []
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
-                out += [(r.key.decode() if r.key else None, r.value) for r in records]
+                out += records
         return out
     finally:
         consumer.close()

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Servers, canonical_post, indexed_ids, isolated, read_topic, wait_for
+from support import (
+    Servers,
+    canonical_post,
+    indexed_ids,
+    isolated,
+    read_topic,
+    topic_records,
+    wait_for,
+)
 
 from processors.conversation import ConversationState, apply_post
 from schemas.models import CanonicalPost
@@ -77,34 +85,16 @@ def _compared(state: dict[str, Any]) -> dict[str, Any]:
 
 def _changelog_states(settings: Any) -> dict[str, dict[str, Any]]:
     """The last value per key of the conversations changelog (what a recovery rebuilds)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    from streams.kafka_config import kafka_python_config
-
-    topic = f"{settings.app_id}-conversations-changelog"
-    consumer = KafkaConsumer(
-        enable_auto_commit=False, group_id=None, **kafka_python_config(settings)
-    )
     latest: dict[str, dict[str, Any]] = {}
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    key = json.loads(record.key)
-                    value = json.loads(record.value) if record.value is not None else None
-                    if isinstance(value, str):
-                        value = json.loads(value)
-                    if value is None:
-                        latest.pop(key, None)
-                    else:
-                        latest[key] = _compared(value)
-    finally:
-        consumer.close()
+    for record in topic_records(settings, f"{settings.app_id}-conversations-changelog", 30):
+        key = json.loads(record.key)
+        value = json.loads(record.value) if record.value is not None else None
+        if isinstance(value, str):
+            value = json.loads(value)
+        if value is None:
+            latest.pop(key, None)
+        else:
+            latest[key] = _compared(value)
     return latest
 
 
@@ -121,7 +111,7 @@ def _ids_in(name: str, value: bytes) -> str | None:
 
 def _where_missing(settings: Any, missing: set[str]) -> str:
     """Which topics hold the missing posts, and where (so a failure says which stage lost them)."""
-    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    from kafka import KafkaAdminClient
 
     from streams.kafka_config import kafka_python_config
     from streams.topic_names import NORMALIZED, RAW
@@ -132,25 +122,11 @@ def _where_missing(settings: Any, missing: set[str]) -> str:
         held = sorted(i for i in (_ids_in(name, v) for _, v in records) if i in missing)
         found.append(f"{name} holds {held}")
     enriched = {_ids_in(ENRICHED, v) for _, v in read_topic(settings, ENRICHED, 60)}
-    topic = settings.topic(NORMALIZED)
-    consumer = KafkaConsumer(
-        enable_auto_commit=False, group_id=None, **kafka_python_config(settings)
-    )
-    where: list[str] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for r in records:
-                    post_id = _ids_in(NORMALIZED, r.value)
-                    if post_id not in enriched:
-                        where.append(f"{post_id}@{tp.partition}:{r.offset}")
-    finally:
-        consumer.close()
+    where = [
+        f"{post_id}@{r.partition}:{r.offset}"
+        for r in topic_records(settings, settings.topic(NORMALIZED), 30)
+        if (post_id := _ids_in(NORMALIZED, r.value)) not in enriched
+    ]
     admin = KafkaAdminClient(**kafka_python_config(settings))
     try:
         offsets = admin.list_group_offsets(settings.app_id)

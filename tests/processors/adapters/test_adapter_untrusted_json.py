@@ -87,3 +87,36 @@ def test_any_depth_of_opening_brackets_is_refused_cleanly(depth: int, opener: st
     with pytest.raises(AdapterError) as caught:
         parse_untrusted_json(opener * depth, 4 * 1024 * 1024)
     assert caught.value.reason in {INVALID_JSON, TOO_DEEP}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a": "\\ud800"}', '{"a": "x\\udc00y"}', b'["\\uDBFF"]', '{"\\ud800": 1}'],
+)
+def test_an_unpaired_surrogate_is_refused_where_it_is_parsed(data: str | bytes) -> None:
+    """Valid JSON that no UTF-8 can carry: refused here, not later in the producer."""
+    assert _reason(data) == INVALID_UTF8
+
+
+@pytest.mark.parametrize(
+    ("data", "value"),
+    [
+        (b'{"a": "\\ud83d\\ude00"}', {"a": "\U0001f600"}),  # an escaped pair is one emoji
+        ('{"a": "\\\\ud800"}', {"a": "\\ud800"}),  # an escaped backslash, then letters
+    ],
+)
+def test_paired_surrogates_and_look_alikes_pass(data: str | bytes, value: object) -> None:
+    assert parse_untrusted_json(data, 512) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_whatever_parses_can_be_sent_as_utf8(text: str) -> None:
+    """The parse path's promise to the producer: anything it returns encodes as UTF-8."""
+    data = json.dumps({"t": text})  # ensure_ascii: lone surrogates arrive escaped
+    try:
+        value = parse_untrusted_json(data, 1 << 20)
+    except AdapterError as exc:
+        assert exc.reason == INVALID_UTF8
+        return
+    json.dumps(value, ensure_ascii=False).encode("utf-8")

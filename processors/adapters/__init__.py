@@ -43,7 +43,12 @@ FORMATS: dict[str, Adapter] = {
 
 
 def normalize(envelope: RawEnvelope) -> CanonicalPost:
-    """The canonical post for ``envelope``, by its ``format``.
+    """The canonical post for ``envelope``, by its ``format`` (see :func:`normalize_encoded`)."""
+    return normalize_encoded(envelope)[0]
+
+
+def normalize_encoded(envelope: RawEnvelope) -> tuple[CanonicalPost, str]:
+    """The canonical post for ``envelope`` and its JSON, by the envelope's ``format``.
 
     Adapters raise :class:`AdapterError` themselves; the handlers below are a
     net for the few library errors they cannot foresee (pydantic building a
@@ -52,16 +57,17 @@ def normalize(envelope: RawEnvelope) -> CanonicalPost:
     ``AttributeError``) are not caught: they should fail tests, not hide in
     the dead-letter topic.
 
-    The post is serialised once here: JSON allows escaped lone surrogates
-    (``"\\ud800"``) that no UTF-8 encoder accepts, and such a post must fail
-    now, as a dead letter, not later in the producer.
+    The post is serialised here, once: a post that no UTF-8 encoder accepts
+    (the parse path refuses escaped lone surrogates, but an adapter could
+    still build one) must fail now, as a dead letter, not later in the
+    producer; and the normalize stage publishes this very JSON.
     """
     adapter = FORMATS.get(envelope.format)
     if adapter is None:
         raise AdapterError(UNKNOWN_FORMAT, f"format {envelope.format[:60]!r}")
     try:
         post = adapter(envelope)
-        post.model_dump_json()
+        encoded = post.model_dump_json()
     except AdapterError:
         raise
     except ValidationError as exc:
@@ -70,7 +76,7 @@ def normalize(envelope: RawEnvelope) -> CanonicalPost:
         raise AdapterError(INVALID_UTF8, f"{envelope.format}: {str(exc)[:200]}") from exc
     except RecursionError as exc:
         raise AdapterError(TOO_DEEP, f"{envelope.format}: {exc}") from exc
-    return post
+    return post, encoded
 
 
 __all__ = ["FORMATS", "AdapterError", "decode_envelope", "normalize"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from processors.adapters import decode_envelope, normalize
+from processors.adapters import decode_envelope, normalize_encoded
 from processors.adapters.errors import AdapterError
 from schemas.models import CanonicalPost
 from streams.steps.outputs import Rejected, Send
@@ -34,9 +34,9 @@ def locator(post: CanonicalPost) -> bytes:
     ).encode()
 
 
-def route(post: CanonicalPost) -> list[Send]:
-    """The records normalize publishes for ``post``, in the order it must send them."""
-    value = post.model_dump_json().encode()
+def route(post: CanonicalPost, encoded: str | None = None) -> list[Send]:
+    """The records normalize publishes for ``post`` (``encoded``: its JSON, if made), in order."""
+    value = (encoded if encoded is not None else post.model_dump_json()).encode()
     if post.kind == "delete" and post.conversation_id == post.id:
         return [Send(BY_ID, post.id, value)]
     out = [Send(NORMALIZED, post.conversation_id, value)]
@@ -57,9 +57,9 @@ def normalize_message(data: bytes, max_bytes: int) -> list[Send] | Rejected:
     """
     try:
         # Adapters stamp the envelope's ingest id and receive time on the post.
-        post = normalize(decode_envelope(data, max_bytes))
+        post, encoded = normalize_encoded(decode_envelope(data, max_bytes))
     except AdapterError as exc:
         return Rejected(exc.reason, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # policy: bad input never stops the stage
         return Rejected(UNEXPECTED, f"{type(exc).__name__}: {exc}")
-    return route(post)
+    return route(post, encoded)

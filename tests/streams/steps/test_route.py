@@ -76,3 +76,20 @@ def test_an_error_no_adapter_foresaw_is_rejected_not_raised(
 def test_send_refuses_a_topic_name_the_worker_does_not_have() -> None:
     with pytest.raises(ValueError, match="unknown topic name"):
         Send("posts.typo", "k", b"")
+
+
+def test_normalize_publishes_the_json_it_checked_once_and_route_alone_agrees() -> None:
+    """The stage serialises a post once (normalize_encoded) and publishes exactly that JSON."""
+    from generated_input import raw_envelope
+    from support import canonical_post
+
+    from processors.adapters import decode_envelope, normalize_encoded
+    from schemas.models import CanonicalPost
+    from streams.steps.route import normalize_message, route
+
+    data = raw_envelope("canonical", canonical_post(7, 3, text="caf\u00e9 \U0001f600 bins"))
+    post, encoded = normalize_encoded(decode_envelope(data, 1 << 20))
+    sent = normalize_message(data, 1 << 20)
+    assert isinstance(sent, list)
+    assert sent == route(post) == route(post, encoded)
+    assert CanonicalPost.model_validate_json(sent[0].value) == post

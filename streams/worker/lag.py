@@ -11,7 +11,9 @@ rather than an added sensor; a sensor would never hear of them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
+from typing import Any
 
 from faust.sensors import Monitor
 from faust.types import TP
@@ -22,14 +24,25 @@ from streams.metrics import CONSUMER_LAG
 class LagMonitor(Monitor):
     """Faust's monitor, also publishing ``townsquare_consumer_lag`` as offsets move."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._published_at: dict[TP, float] = {}
+
     def on_tp_commit(self, tp_offsets: MutableMapping[TP, int]) -> None:
         super().on_tp_commit(tp_offsets)
         for tp in tp_offsets:
             self._publish(tp)
 
+    PUBLISH_EVERY = 1.0
+    """Seconds between gauge updates from end offsets, which Faust reports for every record."""
+
     def track_tp_end_offset(self, tp: TP, offset: int) -> None:
         super().track_tp_end_offset(tp, offset)
-        self._publish(tp)
+        now = time.monotonic()
+        published = self._published_at.get(tp)
+        if published is None or now - published >= self.PUBLISH_EVERY:
+            self._published_at[tp] = now
+            self._publish(tp)
 
     def lag(self, tp: TP) -> int | None:
         if tp not in self.tp_end_offsets:

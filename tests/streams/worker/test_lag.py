@@ -33,3 +33,19 @@ def test_the_app_reports_offsets_to_the_lag_monitor() -> None:
 
     app = create_app(Settings(), ["normalize"])
     assert isinstance(app.monitor, LagMonitor)
+
+
+def test_end_offsets_update_the_gauge_at_most_once_a_second_and_commits_at_once() -> None:
+    """Faust reports an end offset for every record: the gauge need not move that often."""
+    monitor = LagMonitor()
+    tp = TP("lagtest.throttle", 0)
+    monitor.track_tp_end_offset(tp, 10)
+    assert _gauge("lagtest.throttle", 0) == 10.0
+    monitor.track_tp_end_offset(tp, 50)  # within the second: the gauge waits
+    assert _gauge("lagtest.throttle", 0) == 10.0
+    assert monitor.lag(tp) == 50
+    monitor.on_tp_commit({tp: 45})  # a commit publishes at once, with the newest end offset
+    assert _gauge("lagtest.throttle", 0) == 5.0
+    monitor.PUBLISH_EVERY = 0.0
+    monitor.track_tp_end_offset(tp, 60)
+    assert _gauge("lagtest.throttle", 0) == 15.0

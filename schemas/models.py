@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 StakeholderLabel = Literal[
     "customer",
@@ -198,7 +198,38 @@ class EnrichedPost(CanonicalPost):
     processed_at: dict[str, datetime] = Field(
         default_factory=dict, description="Stage name -> UTC time the stage finished."
     )
+    redacted: bool = Field(
+        default=False,
+        description="The post touches a personal topic and the profile redacts those: text, "
+        "links, mentions, hashtags, entities, evidence and the author's display fields are "
+        "empty; flags, scores and the conversation link are kept.",
+    )
     schema_version: str = SCHEMA_VERSION
+
+
+class Erasure(_Model):
+    """On ``privacy.erasures`` (compacted, keyed by :meth:`key`): a person we must forget.
+
+    While the record stands, normalize and enrich drop every post of the
+    subject (counted, never stored). A tombstone (null value) lifts it.
+    """
+
+    subject: str = Field(
+        description="Author id (platform:native id) or handle without '@'; the keyed hash "
+        "of it when the deployment runs pseudonymised."
+    )
+    platform: str | None = Field(
+        default=None, description="Only the subject's account on this platform; None: all."
+    )
+    requested_at: datetime
+    requested_by: str = Field(description="Who asked (operator, ticket), for the audit trail.")
+    schema_version: str = SCHEMA_VERSION
+
+    _v_requested = field_validator("requested_at")(_utc)
+
+    def key(self) -> str:
+        """The topic key: one record per subject and platform scope."""
+        return f"{self.platform or '*'}|{self.subject}"
 
 
 class PostDeleted(_Model):
@@ -238,4 +269,5 @@ PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "enriched_post": EnrichedPost,
     "post_deleted": PostDeleted,
     "dead_letter": DeadLetter,
+    "erasure": Erasure,
 }

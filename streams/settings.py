@@ -34,7 +34,7 @@ _PORT_SETTINGS: dict[LocalService, str] = {
     "elasticsearch": "TOWNSQUARE_LOCAL_ES_PORT",
 }
 
-_SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password")
+_SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password", "pseudonym_key")
 
 
 class Settings(BaseSettings):
@@ -160,7 +160,32 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="TOWNSQUARE_ES_MAX_BACKOFF: seconds, cap of the backoff."
     )
     retention_days: int = Field(
-        default=90, ge=1, description="TOWNSQUARE_RETENTION_DAYS: ILM delete phase."
+        default=90,
+        ge=1,
+        description="TOWNSQUARE_RETENTION_DAYS: how long people's posts are kept anywhere: the "
+        "ILM delete phase (`setup` updates an existing policy), `townsquare retention apply` "
+        "where the server has no ILM, and the conversation state's memory of participants.",
+    )
+    topic_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="TOWNSQUARE_TOPIC_RETENTION_DAYS: `retention.ms` that `setup` sets on every "
+        "topic holding posts (raw, normalized, enriched, alerts, dead letters, by_id). Unset "
+        "means TOWNSQUARE_RETENTION_DAYS; it may be shorter, never longer.",
+    )
+
+    # --- Privacy -------------------------------------------------------------------
+    pseudonymise: bool = Field(
+        default=False,
+        description="TOWNSQUARE_PSEUDONYMISE: replace author ids and handles (and @mentions "
+        "of them) by keyed hashes at normalize and drop display names, bios and post URLs, "
+        "so nothing downstream stores who wrote a post. Needs TOWNSQUARE_PSEUDONYM_KEY.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_PSEUDONYM_KEY: HMAC-SHA256 key of the pseudonyms (at least 16 "
+        "characters; or a file via TOWNSQUARE_PSEUDONYM_KEY_FILE). Changing it breaks every "
+        "link to earlier pseudonyms.",
     )
 
     # --- Enrichment --------------------------------------------------------------
@@ -260,6 +285,32 @@ class Settings(BaseSettings):
             if path and not values.get(name):
                 values[name] = Path(path).read_text(encoding="utf-8").strip()
         return values
+
+    @model_validator(mode="after")
+    def _privacy_consistent(self) -> Settings:
+        """Refuse settings that would keep posts longer, or name people, against their intent."""
+        topic_days = self.topic_retention_days
+        if topic_days is not None and topic_days > self.retention_days:
+            raise ValueError(
+                f"TOWNSQUARE_TOPIC_RETENTION_DAYS ({topic_days}) is longer than "
+                f"TOWNSQUARE_RETENTION_DAYS ({self.retention_days}): topics may keep posts for "
+                "less time than the index, never more"
+            )
+        if self.pseudonymise:
+            key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else ""
+            if len(key) < 16:
+                raise ValueError(
+                    "TOWNSQUARE_PSEUDONYMISE is on but TOWNSQUARE_PSEUDONYM_KEY is unset or "
+                    "shorter than 16 characters: set a long random key (or a file via "
+                    "TOWNSQUARE_PSEUDONYM_KEY_FILE) and keep it secret"
+                )
+        return self
+
+    @property
+    def topic_retention_ms(self) -> int:
+        """``retention.ms`` of the topics that hold people's posts."""
+        days = self.topic_retention_days or self.retention_days
+        return days * 24 * 60 * 60 * 1000
 
     # --- derived -----------------------------------------------------------------
     @property

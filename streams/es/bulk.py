@@ -10,7 +10,18 @@
   the ingest sources use) and tries the same batch again. The
   agent awaiting it therefore stops consuming, and Faust commits no offset past
   what Elasticsearch acknowledged. Replays are harmless because ``_id`` is the
-  post id.
+  post id. :func:`until_reachable` is that loop on its own, so every request the
+  index stage makes before its bulk (the holder lookup,
+  :func:`streams.es.holders.holders`) pauses the same way instead of raising.
+* An action names either the write alias or a concrete index (a delete or an
+  edit placed where the post lives, :mod:`streams.steps.placement`), and one
+  post id may have several actions in a batch (a delete per copy). Results are
+  therefore matched by (operation, concrete index, id); a result that matches
+  none answers an alias write, whose response names the concrete write index
+  instead of the alias, and is matched by (operation, id), which is unique
+  among alias writes. A 404 on a delete is success either way: through the
+  alias the post was already gone, and on a concrete index the lookup just
+  named the copy or the whole index (retention) vanished in between.
 """
 
 from __future__ import annotations
@@ -18,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
@@ -31,6 +42,8 @@ from streams.backoff import RETRY_STATUSES, Backoff, retryable_status
 from streams.metrics import ES_BULK_LATENCY, ES_DOCS, ES_FAILURES, ES_UP
 
 log = logging.getLogger("townsquare.index")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,8 +77,13 @@ async def _bulk_once(
 ) -> list[BulkFailure]:
     failures: list[BulkFailure] = []
     # Results come back per chunk and retried documents come back late, so map
-    # them to the batch by (operation, id), which is unique within a batch.
-    position = {(a["_op_type"], a["_id"]): i for i, a in enumerate(actions)}
+    # them back by what the response names: the concrete index and the id.
+    exact = {(a["_op_type"], a["_index"], a["_id"]): i for i, a in enumerate(actions)}
+    # An alias write is answered with the concrete write index, so it matches
+    # nothing above; (operation, id) finds it (placement sends one per id).
+    by_id: dict[tuple[str, str], int] = {}
+    for i, a in enumerate(actions):
+        by_id.setdefault((a["_op_type"], a["_id"]), i)
     started = time.perf_counter()
     async for ok, item in async_streaming_bulk(
         es,
@@ -88,7 +106,7 @@ async def _bulk_once(
         reason, error = _failure_reason(item)
         ES_DOCS.labels(outcome="failed").inc()
         ES_FAILURES.labels(reason=reason).inc()
-        failures.append(BulkFailure(position.get((op_type, result.get("_id")), -1), reason, error))
+        failures.append(BulkFailure(_position(exact, by_id, op_type, result), reason, error))
     ES_BULK_LATENCY.observe(time.perf_counter() - started)
     return failures
 
@@ -107,11 +125,35 @@ async def index_batch(
     """
     if not actions:
         return []
+    return await until_reachable(
+        lambda: _bulk_once(es, actions, options),
+        options,
+        give_up_after=give_up_after,
+        request="bulk",
+    )
+
+
+async def until_reachable(
+    call: Callable[[], Awaitable[T]],
+    options: BulkOptions,
+    *,
+    give_up_after: float | None = None,
+    request: str = "request",
+) -> T:
+    """Await ``call()`` until the cluster answers it, waiting with capped backoff in between.
+
+    Connection errors and retryable answers (429, 5xx, no status) are waited
+    out, with ``ES_UP`` at 0 meanwhile, so the caller (and the agent awaiting
+    it) simply pauses through an outage; any other error is the request's
+    fault and raises at once. ``give_up_after`` (seconds) re-raises the last
+    error after that long, for one-shot commands and tests; the worker passes
+    None. ``request`` names the call in the log.
+    """
     backoff = Backoff(base=options.initial_backoff, cap=options.max_backoff)
     started = time.monotonic()
     while True:
         try:
-            failures = await _bulk_once(es, actions, options)
+            result = await call()
         except (ESConnectionError, ESConnectionTimeout, TransportError, ApiError) as exc:
             if not _retryable_error(exc):
                 raise
@@ -123,6 +165,7 @@ async def index_batch(
                 "elasticsearch unavailable; consumption paused",
                 extra={
                     "stage": "index",
+                    "request": request,
                     "attempt": backoff.attempt,
                     "retry_in_s": round(delay, 2),
                     "error": str(exc)[:300],
@@ -131,7 +174,20 @@ async def index_batch(
             await asyncio.sleep(delay)
             continue
         ES_UP.set(1)
-        return failures
+        return result
+
+
+def _position(
+    exact: dict[tuple[str, str, str], int],
+    by_id: dict[tuple[str, str], int],
+    op_type: str,
+    result: dict[str, Any],
+) -> int:
+    """The batch index of the action a bulk result answers; -1 if it answers none."""
+    found = exact.get((op_type, result.get("_index", ""), result.get("_id", "")))
+    if found is not None:
+        return found
+    return by_id.get((op_type, result.get("_id", "")), -1)
 
 
 def _retryable_error(exc: Exception) -> bool:

@@ -3,6 +3,9 @@
 ``_id`` is the post id, so a replay, a retry or a redelivery after a crash
 overwrites the same document instead of adding one. A delete message becomes
 a bulk ``delete`` of that id (a 404 there is success: already gone).
+Both name the write alias; the index stage then aims them at the indices that
+hold the post (:mod:`streams.steps.placement`), since after a rollover the
+alias no longer writes where an older post lives.
 Two derived fields make Kibana's common questions cheap: ``stakeholder_labels``
 (flat keywords, no nested query needed) and ``indexed_at``.
 """

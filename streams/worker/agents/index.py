@@ -1,12 +1,20 @@
 """index: posts.enriched -> Elasticsearch, offsets committed only after the bulk ack.
 
 Events are taken in batches and collapsed to one action per post id
-(:func:`streams.steps.collapse.collapse`, last write wins). The batch is acked
-when ``take_events`` resumes, which is after :func:`streams.es.bulk.index_batch`
-returned, i.e. after Elasticsearch acknowledged every document or each refusal
-went to the dead-letter topic. While Elasticsearch is down ``index_batch``
-keeps retrying, so this agent stops pulling and nothing is committed past what
-is indexed.
+(:func:`streams.steps.collapse.collapse`, last write wins). ILM rolls the
+posts index over, so a post may live in an older index than the one the write
+alias points at; one search over the family (:func:`streams.es.holders.holders`)
+says which indices hold the batch's ids, and
+:func:`streams.steps.placement.place` aims each delete at every copy and each
+write at the copy already there, so a delete or an edit of an older post does
+not miss it or duplicate it (issue #11).
+
+The batch is acked when ``take_events`` resumes, which is after
+:func:`streams.es.bulk.index_batch` returned, i.e. after Elasticsearch
+acknowledged every document or each refusal went to the dead-letter topic.
+While Elasticsearch is down the lookup and ``index_batch`` keep retrying, so
+this agent stops pulling and nothing is committed past what is indexed. A
+redelivered batch is looked up again and lands on the same copies.
 """
 
 from __future__ import annotations
@@ -20,8 +28,10 @@ import faust
 from faust.types import AgentT
 
 from streams.es.bulk import BulkOptions, index_batch
+from streams.es.holders import holders
 from streams.metrics import BATCH_SIZE, END_TO_END_LATENCY, MESSAGES, STAGE_LATENCY
 from streams.steps.collapse import collapse
+from streams.steps.placement import place
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
 from streams.worker.resources import Resources
@@ -40,6 +50,7 @@ class IndexBatches:
         self.topics = topics
         self.resources = resources
         self.alias = settings.index_alias("posts")
+        self.family = f"{self.alias}-*"
         self.options = BulkOptions(
             chunk_size=settings.es_bulk_chunk,
             max_chunk_bytes=settings.es_bulk_max_bytes,
@@ -60,8 +71,13 @@ class IndexBatches:
         for position, why in collapsed.rejected:
             await self._dead_letter(events[position], why.reason, why.error)
         batch = collapsed.actions
-        failures = await index_batch(self.resources.es, [a for _, a in batch], self.options)
-        failed = {f.index for f in failures if f.index >= 0}
+        es = self.resources.es
+        held = await holders(es, self.family, [a["_id"] for _, a in batch], options=self.options)
+        placed = place(batch, held)
+        failures = await index_batch(es, [a for _, a in placed], self.options)
+        # A message has failed if any of its actions did (a delete per copy, say);
+        # it is dead-lettered once, with the first refusal.
+        failed: set[int] = set()
         for failure in failures:
             if failure.index < 0:
                 # Elasticsearch answered for an id we did not send: nothing to dead-letter.
@@ -70,11 +86,15 @@ class IndexBatches:
                     extra={"stage": STAGE, "reason": failure.reason, "error": failure.error[:500]},
                 )
                 continue
-            await self._dead_letter(events[batch[failure.index][0]], failure.reason, failure.error)
+            position = placed[failure.index][0]
+            if position in failed:
+                continue
+            failed.add(position)
+            await self._dead_letter(events[position], failure.reason, failure.error)
         done = datetime.now(UTC)
         MESSAGES.labels(stage=STAGE, outcome="ok").inc(len(batch) - len(failed))
-        for i, (_, action) in enumerate(batch):
-            if i in failed:
+        for position, action in batch:
+            if position in failed:
                 continue
             received = (action.get("_source") or {}).get("received_at")
             if received:

@@ -36,6 +36,12 @@ per post, measured). Totals (``post_count``, ``own_posts``,
 ``give``, ``ask``) keep counting past the window. A replay of a post older
 than the window would be counted again; replays come from recent offsets,
 so this does not happen in practice.
+
+Memory is also bounded in time (:func:`expire`): posts created before the
+retention cutoff and participants not seen since are forgotten, so the
+conversations table keeps nobody longer than ``TOWNSQUARE_RETENTION_DAYS``
+allows. :func:`erase_author` forgets one person altogether (an erasure
+request).
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ __all__ = [
     "PostRef",
     "apply_delete",
     "apply_post",
+    "erase_author",
+    "expire",
     "is_own_post",
     "summarise",
 ]
@@ -106,6 +114,12 @@ class ConversationState(BaseModel):
     participants: dict[str, int] = Field(
         default_factory=dict, description="author id -> posts in this thread (bounded)."
     )
+    participant_last_seen: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="author id -> created_at of their latest post here, beyond the remembered "
+        "posts too, so expire() knows whom to forget. Keys are a subset of participants' "
+        "(same bound). States stored before it existed load with it empty.",
+    )
     own_author_ids: list[str] = Field(default_factory=list)
     own_posts: int = 0
     last_activity: datetime | None = None
@@ -140,6 +154,7 @@ class ConversationState(BaseModel):
             update={
                 "posts": list(self.posts),
                 "participants": dict(self.participants),
+                "participant_last_seen": dict(self.participant_last_seen),
                 "own_author_ids": list(self.own_author_ids),
                 "deleted_post_ids": list(self.deleted_post_ids),
                 "hostile_authors": list(self.hostile_authors),
@@ -276,6 +291,8 @@ def apply_post(
     new.post_count += 1
     if author in new.participants or len(new.participants) < MAX_PARTICIPANTS:
         new.participants[author] = new.participants.get(author, 0) + 1
+        seen = new.participant_last_seen.get(author)
+        new.participant_last_seen[author] = _later(seen, post.created_at)
     new.last_activity = _later(new.last_activity, post.created_at)
     return new
 
@@ -328,6 +345,13 @@ def apply_delete(state: ConversationState | None, post_id: str) -> ConversationS
         new.participants[ref.author_id] -= 1
         if new.participants[ref.author_id] <= 0:
             del new.participants[ref.author_id]
+            new.participant_last_seen.pop(ref.author_id, None)
+        elif new.participant_last_seen.get(ref.author_id) == ref.created_at:
+            # Their latest post went: the latest remembered one stands in (an older
+            # one beyond the window is unknown, and the deleted time bounds it).
+            theirs = [p.created_at for p in new.posts if p.author_id == ref.author_id]
+            if theirs:
+                new.participant_last_seen[ref.author_id] = max(theirs)
     if ref.own:
         new.own_posts = max(0, new.own_posts - 1)
         if ref.role == "give":
@@ -339,6 +363,97 @@ def apply_delete(state: ConversationState | None, post_id: str) -> ConversationS
     times = [p.created_at for p in new.posts]
     new.last_activity = max(times) if times else None
     _replay_awaiting(new)
+    return new
+
+
+def _last_seen(state: ConversationState, author_id: str) -> datetime | None:
+    """When ``author_id`` last posted here; without an entry (a state stored before
+    entries existed), the thread's last activity, the latest it can have been."""
+    return state.participant_last_seen.get(author_id, state.last_activity)
+
+
+def expire(state: ConversationState, cutoff: datetime) -> ConversationState:
+    """The state without what is older than ``cutoff`` (the retention limit).
+
+    Goes: remembered posts created before ``cutoff``, and participants whose
+    last post here is older (with their post counts and last-seen times). Then,
+    as :func:`apply_delete` does, the awaiting flag and unanswered streak are
+    replayed from the posts that remain, and ``last_activity`` and
+    ``last_org_post_at`` are cleared when they fall before ``cutoff`` (both are
+    maxima, so a time at or after it belongs to a post that stays).
+
+    Stays: the totals (``post_count``, ``own_posts``, ``give``, ``ask``), which
+    are counts and name nobody; ``own_author_ids``, the organisation's own
+    accounts; ``deleted_post_ids``, at most ``MAX_POSTS`` ids with no text or
+    time, which must outlive the posts or a replay would bring a deleted post
+    back; and ``hostile_authors``, at most ``MAX_HOSTILE`` ids kept so that a
+    pile-on in a long-running thread is still read as one (an erasure request
+    removes an author from it, see :func:`erase_author`).
+    """
+    new = state.evolve()
+    new.posts = [p for p in new.posts if p.created_at >= cutoff]
+    for author in list(new.participants):
+        seen = _last_seen(state, author)
+        if seen is None or seen < cutoff:
+            del new.participants[author]
+    new.participant_last_seen = {
+        a: t for a, t in new.participant_last_seen.items() if a in new.participants
+    }
+    if new.last_activity is not None and new.last_activity < cutoff:
+        new.last_activity = None
+    if new.last_org_post_at is not None and new.last_org_post_at < cutoff:
+        new.last_org_post_at = None
+    _replay_awaiting(new)
+    return new
+
+
+def erase_author(state: ConversationState, author_id: str) -> ConversationState:
+    """The state with everything it remembers of ``author_id`` gone (an erasure request).
+
+    Their remembered posts go (and their ids join ``deleted_post_ids``, so a
+    replay cannot bring one back), with their participant count, last-seen
+    time, hostility mark and own-account entry; other posts that replied to
+    them keep the reply but no longer name whom. Their posts leave the totals
+    too (``post_count`` by their participant count, which covers posts beyond
+    the remembered window; ``own_posts`` and give/ask by their remembered own
+    posts). The awaiting flag, streak, ``last_activity`` and
+    ``last_org_post_at`` are recomputed as :func:`apply_delete` recomputes them.
+    """
+    new = state.evolve()
+    theirs = [p for p in new.posts if p.author_id == author_id]
+    for ref in theirs:
+        if ref.id not in new.deleted_post_ids:
+            new.deleted_post_ids.append(ref.id)
+    del new.deleted_post_ids[:-MAX_POSTS]
+    new.posts = [
+        p.model_copy(update={"replied_to_author": None}) if p.replied_to_author == author_id else p
+        for p in new.posts
+        if p.author_id != author_id
+    ]
+    counted = max(new.participants.pop(author_id, 0), len(theirs))
+    new.post_count = max(0, new.post_count - counted)
+    seen = new.participant_last_seen.get(author_id)
+    new.participant_last_seen.pop(author_id, None)
+    new.hostile_authors = [a for a in new.hostile_authors if a != author_id]
+    new.own_author_ids = [a for a in new.own_author_ids if a != author_id]
+    own = [p for p in theirs if p.own]
+    if own:
+        new.own_posts = max(0, new.own_posts - len(own))
+        gave = sum(p.role == "give" for p in own)
+        new.give = max(0, new.give - gave)
+        new.ask = max(0, new.ask - (len(own) - gave))
+        own_times = [p.created_at for p in new.posts if p.own]
+        new.last_org_post_at = max(own_times) if own_times else None
+    if counted and (seen is None or seen == state.last_activity):
+        # Their post may have been the latest: the latest of what remains stands in.
+        times = [p.created_at for p in new.posts] + list(new.participant_last_seen.values())
+        if state.last_activity and any(
+            a not in new.participant_last_seen for a in new.participants
+        ):
+            times.append(state.last_activity)  # entry-less participants: seen at most then
+        new.last_activity = max(times) if times else None
+    if theirs:
+        _replay_awaiting(new)
     return new
 
 

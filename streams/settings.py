@@ -34,6 +34,9 @@ _PORT_SETTINGS: dict[LocalService, str] = {
     "elasticsearch": "TOWNSQUARE_LOCAL_ES_PORT",
 }
 
+DEFAULT_TOPIC_RETENTION_DAYS = 7
+"""Kafka's own default: long enough to replay a week, short enough not to hoard posts."""
+
 _SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password", "pseudonym_key")
 
 
@@ -170,8 +173,9 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="TOWNSQUARE_TOPIC_RETENTION_DAYS: `retention.ms` that `setup` sets on every "
-        "topic holding posts (raw, normalized, enriched, alerts, dead letters, by_id). Unset "
-        "means TOWNSQUARE_RETENTION_DAYS; it may be shorter, never longer.",
+        "topic holding posts (raw, normalized, enriched, alerts, dead letters, by_id): the "
+        "replay window. Unset means 7 days (Kafka's own default) or TOWNSQUARE_RETENTION_DAYS "
+        "if that is shorter; it may be shorter than the retention, never longer.",
     )
 
     # --- Privacy -------------------------------------------------------------------
@@ -309,7 +313,7 @@ class Settings(BaseSettings):
     @property
     def topic_retention_ms(self) -> int:
         """``retention.ms`` of the topics that hold people's posts."""
-        days = self.topic_retention_days or self.retention_days
+        days = self.topic_retention_days or min(DEFAULT_TOPIC_RETENTION_DAYS, self.retention_days)
         return days * 24 * 60 * 60 * 1000
 
     # --- derived -----------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""``townsquare setup``: everything the pipeline needs to exist, created idempotently."""
+"""``townsquare setup``: everything the pipeline needs to exist, created idempotently.
+
+Run again after changing a retention setting: existing topics and the ILM
+policy are brought in line with it and reported as ``updated``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ class Report:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    """Resources that existed with other settings and were changed to match them."""
 
 
 def run_setup(settings: Settings) -> Report:
@@ -22,6 +28,7 @@ def run_setup(settings: Settings) -> Report:
     topics = create_topics(settings)
     report.created += [f"topic {t}" for t in topics.created]
     report.existing += [f"topic {t}" for t in topics.existing]
+    report.updated += [f"topic {t}" for t in topics.updated]
     es = sync_client(settings)
     try:
         indices = install(es, settings)
@@ -29,5 +36,6 @@ def run_setup(settings: Settings) -> Report:
         es.close()
     report.created += indices.created
     report.existing += indices.existing
+    report.updated += indices.updated
     report.unsupported += indices.unsupported
     return report

@@ -5,8 +5,14 @@ index patterns are rewritten for the configured prefix. Posts and alerts are
 written through write aliases (``<prefix>-posts``) over numbered indices
 (``<prefix>-posts-000001``), which ILM rolls over where the server supports it.
 A server without the ILM API (the local stand-in, some managed offerings) gets
-everything else and a plain note saying ILM was skipped; the code never asks
-which server it is talking to.
+everything else and a plain note saying ILM was skipped and pointing to
+``townsquare retention apply``; the code never asks which server it is talking to.
+
+The policy is kept in step with the settings, not only created: a policy that
+exists with another delete age or rollover than ``TOWNSQUARE_RETENTION_DAYS``
+and the shipped policy file ask for is replaced, because a retention shortened
+in the settings must shorten it on the cluster too (posts kept longer than
+promised are the failure that matters here).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any
+from typing import Any, Literal
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
@@ -50,34 +56,102 @@ def ilm_policy_name(settings: Settings) -> str:
     return f"{settings.index_prefix}-retention"
 
 
+IlmOutcome = Literal["created", "updated", "exists", "unsupported"]
+
+_NO_ILM_STATUSES = (400, 404, 405)
+"""What a server without the ILM API answers on ``/_ilm/policy``: the local stand-in
+says 400 "no handler found", others 404 or 405."""
+
+
 @dataclass
 class SetupReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
 
 
-def install(es: Elasticsearch, settings: Settings) -> SetupReport:
-    """Install ILM policy, templates and first write indices; safe to run again."""
-    report = SetupReport()
-    policy_name = ilm_policy_name(settings)
+def _delete_age(policy: dict[str, Any]) -> str | None:
+    age = policy.get("phases", {}).get("delete", {}).get("min_age")
+    return str(age) if age is not None else None
+
+
+def _rollover(policy: dict[str, Any]) -> dict[str, Any] | None:
+    rollover = policy.get("phases", {}).get("hot", {}).get("actions", {}).get("rollover")
+    return dict(rollover) if isinstance(rollover, dict) else None
+
+
+def _differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """What of ``wanted`` the stored policy lacks, in words, e.g. ``delete after 30d, was 90d``.
+
+    Only the parts townsquare decides are compared (the delete phase's age and
+    the rollover action): Elasticsearch returns a stored policy with defaults
+    filled in (a hot phase's ``min_age: 0ms``, say), so comparing whole
+    documents would rewrite an unchanged policy on every ``setup``.
+    """
+    out: list[str] = []
+    want_age, have_age = _delete_age(wanted), _delete_age(stored)
+    if want_age != have_age:
+        out.append(f"delete after {want_age}, was {have_age or 'never'}")
+    want_roll, have_roll = _rollover(wanted), _rollover(stored)
+    if want_roll != have_roll:
+        out.append(f"rollover {_words(want_roll)}, was {_words(have_roll)}")
+    return out
+
+
+def _words(rollover: dict[str, Any] | None) -> str:
+    if not rollover:
+        return "none"
+    return " ".join(f"{key}={value}" for key, value in sorted(rollover.items()))
+
+
+def sync_ilm_policy(
+    es: Elasticsearch, settings: Settings, report: SetupReport | None = None
+) -> IlmOutcome:
+    """Create the retention policy, or bring an existing one in line with the settings.
+
+    Returns what happened and, given a ``report``, adds the line that says so.
+    ``unsupported`` means the server has no ILM API: nothing deletes old posts
+    there unless ``townsquare retention apply`` runs on a schedule, which the
+    note says.
+    """
+    report = report if report is not None else SetupReport()
+    name = ilm_policy_name(settings)
+    wanted = load_ilm_policy(settings.retention_days)
     try:
         try:
-            es.ilm.get_lifecycle(name=policy_name)
-            report.existing.append(f"ilm policy {policy_name}")
+            stored = es.ilm.get_lifecycle(name=name).body.get(name, {}).get("policy", {})
         except NotFoundError:
-            es.ilm.put_lifecycle(name=policy_name, **load_ilm_policy(settings.retention_days))
-            report.created.append(f"ilm policy {policy_name}")
+            es.ilm.put_lifecycle(name=name, **wanted)
+            report.created.append(
+                f"ilm policy {name} (delete after {_delete_age(wanted['policy'])})"
+            )
+            return "created"
+        changes = _differences(stored, wanted["policy"])
+        if not changes:
+            report.existing.append(f"ilm policy {name}")
+            return "exists"
+        es.ilm.put_lifecycle(name=name, **wanted)
+        report.updated.append(f"ilm policy {name} ({'; '.join(changes)})")
+        return "updated"
     except ApiError as exc:
-        if exc.meta.status not in (400, 404, 405):
+        if exc.meta.status not in _NO_ILM_STATUSES:
             raise
         report.unsupported.append(
-            f"ILM ({exc.meta.status}: the server has no ILM API; set retention on the cluster)"
+            f"ILM ({exc.meta.status}: the server has no ILM API; run `townsquare retention "
+            f"apply` daily to delete posts older than {settings.retention_days} days)"
         )
+        return "unsupported"
+
+
+def install(es: Elasticsearch, settings: Settings) -> SetupReport:
+    """Install or update the ILM policy, templates and first write indices; safe to run again."""
+    report = SetupReport()
+    ilm = sync_ilm_policy(es, settings, report)
     for family in FAMILIES:
         name = settings.index_alias(family)
         body = template_for(settings, family)
-        if any(u.startswith("ILM") for u in report.unsupported):
+        if ilm == "unsupported":
             body["template"]["settings"].pop("index.lifecycle.name", None)
             body["template"]["settings"].pop("index.lifecycle.rollover_alias", None)
         exists = es.indices.exists_index_template(name=name)

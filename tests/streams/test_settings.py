@@ -95,3 +95,24 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOWNSQUARE_TOPIC_PARTITIONS", "0")
     with pytest.raises(ValueError, match="topic_partitions"):
         Settings()
+
+
+def test_topics_keep_posts_a_week_at_most_by_default_and_never_longer_than_the_index() -> None:
+    from pydantic import ValidationError
+
+    day = 24 * 60 * 60 * 1000
+    assert Settings(retention_days=90).topic_retention_ms == 7 * day
+    assert Settings(retention_days=3).topic_retention_ms == 3 * day
+    assert Settings(retention_days=90, topic_retention_days=30).topic_retention_ms == 30 * day
+    with pytest.raises(ValidationError, match="longer than"):
+        Settings(retention_days=10, topic_retention_days=30)
+
+
+def test_pseudonymising_needs_a_long_key() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="TOWNSQUARE_PSEUDONYM_KEY"):
+        Settings(pseudonymise=True)
+    with pytest.raises(ValidationError, match="shorter than 16"):
+        Settings(pseudonymise=True, pseudonym_key="short")
+    assert Settings(pseudonymise=True, pseudonym_key="k" * 16).pseudonymise

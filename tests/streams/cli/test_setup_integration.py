@@ -1,7 +1,9 @@
-"""``townsquare setup`` against the real servers: idempotent, and what it creates is right."""
+"""``townsquare setup`` against the real servers: idempotent, what it creates is right, and
+retention follows the settings on topics and the ILM policy alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -9,11 +11,15 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from support import Servers, isolated
 
+from streams.cli.main import setup_lines
 from streams.cli.setup import run_setup
 from streams.es.client import sync_client
 from streams.es.indices import ilm_policy_name
 from streams.kafka_config import kafka_python_config
-from streams.topic_names import CURSORS, RAW, TOPIC_NAMES
+from streams.settings import Settings
+from streams.topic_names import COMPACTED, CURSORS, HOLD_POSTS, RAW, TOPIC_NAMES
+
+DAY_MS = 24 * 60 * 60 * 1000
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +87,13 @@ def test_ilm_policy_deletes_after_the_configured_retention(
         settings = es.indices.get_settings(index=f"{iso.settings.index_alias('posts')}-000001")
         index = next(iter(settings.values()))["settings"]["index"]
         assert index["lifecycle"]["name"] == name
+
+        shorter = _same_prefix(iso.env, servers, tmp_path, TOWNSQUARE_RETENTION_DAYS="7")
+        updated = run_setup(shorter)
+        assert f"ilm policy {name} (delete after 7d, was 30d)" in updated.updated
+        policy = es.ilm.get_lifecycle(name=name)[name]["policy"]
+        assert policy["phases"]["delete"]["min_age"] == "7d"
+        assert f"ilm policy {name}" in run_setup(shorter).existing
     finally:
         es.close()
 
@@ -91,4 +104,70 @@ def test_setup_reports_ilm_plainly_where_the_server_lacks_it(
     if not servers.local:
         pytest.skip("only the local server lacks ILM")
     report = run_setup(isolated(servers, tmp_path).settings)
-    assert any(u.startswith("ILM") and "no ILM API" in u for u in report.unsupported)
+    (note,) = [u for u in report.unsupported if u.startswith("ILM")]
+    assert "no ILM API" in note and "townsquare retention apply" in note
+    assert not any("ilm" in line.lower() for line in report.updated + report.created)
+
+
+def _same_prefix(env: dict[str, str], servers: Servers, tmp_path: Path, **changes: str) -> Settings:
+    """The settings of an earlier ``isolated`` run (same topics and indices), with ``changes``."""
+    keep = {k: v for k, v in env.items() if k.endswith("_PREFIX") or k == "TOWNSQUARE_APP_ID"}
+    return isolated(servers, tmp_path, **{**keep, **changes}).settings
+
+
+def _topic_configs(settings: Settings, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The configs set on each topic (logical name -> key -> value), as the brokers say."""
+    admin = KafkaAdminClient(**kafka_python_config(settings))
+    try:
+        topics = {settings.topic(n): n for n in names}
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+        )["topic"]
+        return {
+            topics[t]: {k: entry["value"] for k, entry in configs.items()}
+            for t, configs in described.items()
+        }
+    finally:
+        admin.close()
+
+
+def test_topics_holding_posts_get_the_retention_and_follow_a_change(
+    servers: Servers, tmp_path: Path
+) -> None:
+    # A retention shorter than the 7-day default replay window bounds the topics too.
+    iso = isolated(servers, tmp_path, TOWNSQUARE_RETENTION_DAYS="5")
+    run_setup(iso.settings)
+    created = _topic_configs(iso.settings, TOPIC_NAMES)
+    for name in HOLD_POSTS:
+        assert created[name]["retention.ms"] == str(5 * DAY_MS), name
+    for name in COMPACTED:
+        assert created[name]["cleanup.policy"] == "compact", name
+        assert "retention.ms" not in created[name], f"{name} is bounded by compaction, not time"
+
+    # Topics may keep posts for less time than the index: 2 days on topics, 30 in the index.
+    shorter = _same_prefix(
+        iso.env,
+        servers,
+        tmp_path,
+        TOWNSQUARE_RETENTION_DAYS="30",
+        TOWNSQUARE_TOPIC_RETENTION_DAYS="2",
+    )
+    report = run_setup(shorter)
+    assert report.created == []
+    assert sorted(report.updated) == sorted(
+        f"topic {shorter.topic(n)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})"
+        for n in HOLD_POSTS
+    )
+    after = _topic_configs(shorter, TOPIC_NAMES)
+    for name in HOLD_POSTS:
+        assert after[name] == {"cleanup.policy": "delete", "retention.ms": str(2 * DAY_MS)}, name
+    for name in COMPACTED:
+        assert after[name] == created[name], f"{name} is left as it was"
+    lines = [line.plain for line in setup_lines(report)]
+    assert (
+        f"updated  topic {shorter.topic(RAW)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})"
+        in lines
+    )
+
+    again = run_setup(shorter)
+    assert again.updated == [] and again.created == []

@@ -2,16 +2,22 @@
 
 :func:`apply` is the enrich stage's whole decision for one message: a delete
 updates the state and leaves a tombstone, a post the platform already deleted
-is skipped, anything else is enriched. The enrich agent calls it per message
-with the entities its NER pool found; ``townsquare enrich`` and the tests call
-:func:`enrich_offline`, which runs the very same step over an iterable, so an
-offline run reproduces what the stream would have published.
+is skipped, a post by someone on the profile's ``opt_out`` list is withheld
+(:data:`OPTED_OUT`: nothing stored, nothing published), anything else is
+enriched, and redacted when the profile's ``redact_personal_topics`` asks for
+it (:func:`processors.privacy.redact`, after the conversation state is
+computed, so redaction changes what is shown, never how a thread is counted).
+The enrich agent calls it per message with the entities its NER pool found;
+``townsquare enrich`` and the tests call :func:`enrich_offline`, which runs
+the very same step over an iterable, so an offline run reproduces what the
+stream would have published.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from itertools import islice
 from typing import Any, Protocol
 
@@ -24,15 +30,39 @@ from processors.conversation import (
 )
 from processors.entities import EntityExtractor
 from processors.joinability import score_joinability
+from processors.privacy import redact, touches_personal
 from processors.profile import Organisation
 from processors.reading import HOSTILE_SIGNALS, read_post
 from processors.stakeholders import label_stakeholders
 from schemas.models import CanonicalPost, EnrichedPost, Entity, PostDeleted
 
-__all__ = ["Output", "apply", "enrich_offline", "enrich_post", "forget_post"]
+__all__ = [
+    "OPTED_OUT",
+    "Output",
+    "WithheldReason",
+    "apply",
+    "enrich_offline",
+    "enrich_post",
+    "forget_post",
+]
 
-Output = EnrichedPost | PostDeleted | None
-"""What the enrich stage publishes for one message: a post, a tombstone, or nothing."""
+
+class WithheldReason(Enum):
+    """Why :func:`apply` published nothing on purpose (its value is the outcome label)."""
+
+    OPT_OUT = "withheld_opt_out"
+
+
+OPTED_OUT = WithheldReason.OPT_OUT
+"""The author is on the profile's ``opt_out`` list."""
+
+Output = EnrichedPost | PostDeleted | WithheldReason | None
+"""What the enrich stage publishes for one message: a post, a tombstone, or nothing.
+
+``None`` is a post the platform deleted already; a :class:`WithheldReason` is one
+that must not be kept for its author's sake. Both publish nothing and leave
+the state as it was; the stream counts them apart.
+"""
 
 Scores = Mapping[str, Mapping[str, float]]
 """One post's classifier output: task -> label -> probability (see processors.classifiers)."""
@@ -55,7 +85,12 @@ def enrich_post(
     now: datetime,
     scores: Scores | None = None,
 ) -> tuple[EnrichedPost, ConversationState]:
-    """The enriched post and the conversation state after it; deletes go to ``apply_delete``."""
+    """The enriched post and the conversation state after it; deletes go to ``apply_delete``.
+
+    With the profile's ``redact_personal_topics`` on, a post flagged with a
+    personal topic is returned redacted; the state is computed from the whole
+    post either way.
+    """
     if post.kind == "delete":
         raise ValueError(f"{post.id}: a delete is not enriched; use apply_delete()")
     if not post.author.is_org_account and is_own_post(post, org):
@@ -83,6 +118,8 @@ def enrich_post(
             "processed_at": {STAGE: now},
         }
     )
+    if org.redact_personal_topics and touches_personal(enriched):
+        enriched = redact(enriched)
     return enriched, new_state
 
 
@@ -105,13 +142,18 @@ def apply(
     """The conversation state after ``post`` and what to publish for it.
 
     A post the platform deleted before (or after) we saw it must not come back
-    anywhere, so it is skipped and the state is returned unchanged.
+    anywhere, so it is skipped and the state is returned unchanged. A post by
+    someone who opted out is withheld the same way (:data:`OPTED_OUT`): it
+    never enters the conversation state. Their deletes are applied like any
+    other, so a copy stored before they opted out is still removed.
     """
     if post.kind == "delete":
         tombstone = PostDeleted(
             id=post.id, platform=post.platform, conversation_id=post.conversation_id, deleted_at=now
         )
         return forget_post(state, post), tombstone
+    if org.opted_out(post.author):
+        return state, OPTED_OUT
     if state is not None and state.was_deleted(post.id):
         return state, None
     enriched, new_state = enrich_post(post, entities, state, org, now, scores)
@@ -137,7 +179,11 @@ def enrich_offline(
     states: dict[str, ConversationState] = {}
     iterator = iter(posts)
     while batch := list(islice(iterator, batch_size)):
-        records = [(str(i), p.text) for i, p in enumerate(batch) if p.kind != "delete"]
+        records = [
+            (str(i), p.text)
+            for i, p in enumerate(batch)
+            if p.kind != "delete" and not org.opted_out(p.author)  # their words are not read
+        ]
         found = extractor.extract(records)
         scored = (
             dict(

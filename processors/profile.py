@@ -7,6 +7,12 @@ can change it without touching code; ``townsquare profile check FILE`` runs
 Handles are compared case-insensitively and without a leading ``@``; a handle
 may carry a platform-specific domain (``@council@social.example``) and is then
 matched on its full form and on its local part.
+
+Two switches serve people rather than the organisation: ``opt_out`` lists
+those who asked not to be monitored (their posts are never enriched, stored
+or indexed), and ``redact_personal_topics`` publishes posts about grief,
+health, children or self-harm without their words (see
+:func:`processors.privacy.redact`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas.models import Author
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "relevance": 0.25,
@@ -86,6 +94,20 @@ class Organisation(BaseModel):
     )
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    opt_out: list[str] = Field(
+        default_factory=list,
+        description="People who asked not to be monitored: author ids (platform:native id, "
+        "with a ':') or handles. Their posts are dropped at enrich (counted as "
+        "withheld_opt_out): no conversation state, no enriched post, no document. Their "
+        "deletes still pass, so an earlier copy can be removed. Write a Mastodon handle with "
+        "its instance (name@instance): 'name' alone does not match name@instance posts.",
+    )
+    redact_personal_topics: bool = Field(
+        default=False,
+        description="Publish posts flagged grief, health, minors or self-harm redacted: no "
+        "text, links, mentions, hashtags, entities, evidence or display fields; scores, "
+        "flags, the action and the conversation link stay.",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -115,6 +137,23 @@ class Organisation(BaseModel):
             name: frozenset(normalize_handle(v) for v in getattr(self, name) if v.strip())
             for name in LISTS
         }
+
+    @cached_property
+    def _opt_out(self) -> tuple[frozenset[str], frozenset[str]]:
+        entries = [e.strip() for e in self.opt_out if e.strip()]
+        return frozenset(entries), _handle_set(entries)
+
+    def opted_out(self, author: Author) -> bool:
+        """True when ``author`` asked not to be monitored: by id exactly, or by handle.
+
+        The handle is compared normalized against each entry's full and
+        local-part forms, as own handles are (``@jo@social.example`` in the
+        list matches ``jo@social.example`` and ``jo``).
+        """
+        ids, handles = self._opt_out
+        if author.id in ids:
+            return True
+        return bool(author.handle) and normalize_handle(author.handle or "") in handles
 
     def own_handles(self) -> frozenset[str]:
         """Every own handle, normalized, across platforms (full and local-part forms)."""

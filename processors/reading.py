@@ -151,14 +151,19 @@ def _addressed(
     return "name" if named or gazetteer else "none"
 
 
+_HANDLE = r"@[\w.-]*\w(?:@[\w-]+(?:\.[\w-]+)+)?"
+r"""A whole mention: ``@brand``, ``@brand.bsky.social``, ``@brand@social.example`` and a
+pseudonym ``@anon-<hex>``; ``@\w+`` stopped at the first dot, dash or second ``@``."""
+
+
 def _passing(text: str, org: Organisation) -> bool:
     """Our handle sits inside the sentence ("watching the match with @Brand"), not leading it."""
-    if re.search(r"\b(?:via|by|from|h/t|cc)\s+@\w+", text, re.IGNORECASE):
+    if re.search(rf"\b(?:via|by|from|h/t|cc)\s+{_HANDLE}", text, re.IGNORECASE):
         return True  # an attribution or a copy, not a message to us
-    stripped = re.sub(r"^(?:\s*@\w+)+", "", text)
+    stripped = re.sub(rf"^(?:\s*{_HANDLE})+", "", text)
     if len(stripped) < len(text):
         return False  # a leading mention is how people write to an account
-    tail = re.search(r"(?:@\w+\s*)+$", text.strip())
+    tail = re.search(rf"(?:{_HANDLE}\s*)+$", text.strip())
     return tail is None  # a mention tagged on at the end is addressed, too
 
 

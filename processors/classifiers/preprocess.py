@@ -16,7 +16,9 @@ _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 # "www." is already "ww." here: elongations are shortened before URLs are looked for.
 _URL = re.compile(r"(?:https?://|ww+\.)\S+", re.IGNORECASE)
 # Twitter handles and already-anonymised mentions alike: the person named is no signal.
-_MENTION = re.compile(r"(?<![\w@])@\w+")
+# A pseudonym (``@anon-<hex>``, processors.privacy) is one mention too, so a
+# pseudonymised deployment feeds the models exactly the features a plain one does.
+_MENTION = re.compile(r"(?<![\w@])@(?:anon-[0-9a-f]{32}\b|\w+)")
 # Three or more of the same character carry emphasis; how many more does not.
 _ELONGATED = re.compile(r"(.)\1{2,}", re.DOTALL)
 _SPACE = re.compile(r"\s+")

@@ -3,6 +3,9 @@
 Same adapters, same processors, same order as the pipeline (input order), no
 Kafka: the way to try a profile on a dump and the way tests check scoring.
 Records an adapter rejects are reported on stderr and skipped, like the DLQ.
+``TOWNSQUARE_PSEUDONYMISE`` applies here too: posts and profile are
+pseudonymised with the same key as in the stream, so the output names nobody
+and matches what the pipeline would index.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from processors.adapters import normalize
 from processors.adapters.errors import AdapterError
 from processors.enrich import enrich_offline
 from processors.entities import EntityExtractor
+from processors.privacy import Pseudonymiser, pseudonymise_organisation
 from processors.profile import Organisation, load_profile
 from schemas.models import CanonicalPost, RawEnvelope
 from streams.classifiers import load_classifiers
@@ -56,13 +60,18 @@ def enrich_file(
     on_post: Callable[[], object] | None = None,
 ) -> int:
     org: Organisation = load_profile(profile) if profile else profile_for(settings)
+    posts = canonical_posts(path, fmt)
+    if settings.pseudonymise and settings.pseudonym_key is not None:
+        pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
+        org = pseudonymise_organisation(org, pseudonymiser)
+        posts = (pseudonymiser.pseudonymise_post(p) for p in posts)
     extractor = EntityExtractor(settings.spacy_model, org.gazetteer)
     classifiers = load_classifiers(settings)
     stream = out.open("w", encoding="utf-8") if out else sys.stdout
     count = 0
     try:
         for post in enrich_offline(
-            canonical_posts(path, fmt),
+            posts,
             extractor,
             org,
             now=now,

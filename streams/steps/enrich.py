@@ -4,7 +4,10 @@ The decision itself is :func:`processors.enrich.apply`, shared with
 ``townsquare enrich`` (so an offline run reproduces what the stream publishes).
 This step adds only the stream's side of it: the table's JSON form of the
 state, the ``posts.enriched`` record keyed by conversation id (an enriched
-post, or the tombstone of a delete for subscribers), and the outcome label.
+post, or the tombstone of a delete for subscribers), and the outcome label:
+``ok``, ``deleted``, ``skipped`` (the platform deleted the post already) or
+``withheld_opt_out`` (its author asked not to be monitored; nothing is stored
+or sent).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from processors.conversation import ConversationState
-from processors.enrich import Scores, apply
+from processors.enrich import Scores, WithheldReason, apply
 from processors.profile import Organisation
 from schemas.models import CanonicalPost, PostDeleted
 from streams.steps.outputs import Send
@@ -44,6 +47,8 @@ def enrich(
 ) -> Enriched:
     """Apply ``post`` to the stored state of its conversation (the table's JSON value)."""
     state, output = apply(load_state(stored), post, entities, org, now, scores)
+    if isinstance(output, WithheldReason):
+        return Enriched(None, [], output.value)
     if output is None:
         # The platform deleted this post already; it must not reappear anywhere.
         return Enriched(None, [], "skipped")

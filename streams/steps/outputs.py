@@ -31,3 +31,14 @@ class Rejected:
 
     reason: str
     error: str
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """The input is dropped on purpose (e.g. its author was erased): counted, never stored.
+
+    Unlike :class:`Rejected` it is not dead-lettered: the dead-letter topic keeps
+    the original payload, which is exactly what must not be kept.
+    """
+
+    reason: str

@@ -8,18 +8,25 @@ the app: it warms up what the roles need (:meth:`Resources.warm_up`), so a bad
 profile stops the worker at once, with the profile's name, path and digest in
 the log, instead of at the first post; the worker stops it after the app, and
 it closes what was opened.
+
+With ``TOWNSQUARE_PSEUDONYMISE`` the posts carry pseudonyms from normalize on,
+so :attr:`Resources.org` is the profile pseudonymised with the same key
+(:func:`processors.privacy.pseudonymise_organisation`), built once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import mode
 
 from processors.enrich import Classifier
+from processors.erasure import ErasureList
+from processors.privacy import Pseudonymiser, pseudonymise_organisation
 from processors.profile import Organisation
+from schemas.models import CanonicalPost
 from streams.profiles import LoadedProfile, load_profile_with_digest
 from streams.settings import Settings
 from streams.worker.ner import EntityMap, NerRunner, check_installed_model
@@ -49,12 +56,19 @@ class Resources:
         ner: EntityExtractor | None = None,
         es: AsyncElasticsearch | None = None,
         classifiers: Classifier | None = None,
+        withhold: Callable[[CanonicalPost], str | None] | None = None,
     ) -> None:
         self.settings = settings
         self._profile = profile
         self._ner = ner
         self._es = es
         self._classifiers = classifiers
+        self._org: Organisation | None = None
+        self._pseudonymiser: Pseudonymiser | None = None
+        self.withhold = withhold
+        """The normalize stage's hook: a reason to drop a post (an erased author), or None."""
+        self.erasures: ErasureList | None = None
+        """The erasures in force (streams.worker.erasures keeps it current), for enrich."""
 
     @property
     def profile(self) -> LoadedProfile:
@@ -75,8 +89,26 @@ class Resources:
         return self._profile
 
     @property
+    def pseudonymiser(self) -> Pseudonymiser | None:
+        """The keyed pseudonymiser when ``TOWNSQUARE_PSEUDONYMISE`` is on, else None."""
+        if not self.settings.pseudonymise:
+            return None
+        if self._pseudonymiser is None:
+            key = self.settings.pseudonym_key
+            assert key is not None  # Settings refuses pseudonymise without a key
+            self._pseudonymiser = Pseudonymiser(key.get_secret_value().encode())
+        return self._pseudonymiser
+
+    @property
     def org(self) -> Organisation:
-        return self.profile.org
+        """The profile's organisation; pseudonymised (once) when the posts are."""
+        if self._org is None:
+            org = self.profile.org
+            pseudonymiser = self.pseudonymiser
+            self._org = (
+                org if pseudonymiser is None else pseudonymise_organisation(org, pseudonymiser)
+            )
+        return self._org
 
     @property
     def ner(self) -> EntityExtractor:

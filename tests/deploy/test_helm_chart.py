@@ -460,3 +460,80 @@ def test_service_monitor_labels_role_for_the_alert_rules() -> None:
 def test_schema_is_enforced_at_render_time() -> None:
     with pytest.raises(Exception, match=r"(?i)schema|secretsAs|enum|value"):
         render({"secretsAs": "vault"})
+
+
+# --- privacy: pseudonymisation and its key ------------------------------------------------
+
+KEY_SECRET = {"name": "townsquare-pseudonym", "key": "hmac-key"}
+PSEUDONYMISED: dict[str, Any] = {
+    **EVERYTHING_ON,
+    "privacy": {"pseudonymise": True, "pseudonymKeySecret": KEY_SECRET},
+}
+
+
+def test_schema_requires_a_key_secret_to_pseudonymise() -> None:
+    jsonschema.validate(merged(PSEUDONYMISED), schema())
+    for bad in (
+        {"privacy": {"pseudonymise": True}},
+        {"privacy": {"pseudonymise": "yes"}},
+        {"privacy": {"pseudonymise": True, "pseudonymKeySecret": {"name": "s", "key": ""}}},
+        {"privacy": {"pseudonymKey": "in the values file"}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(merged(bad), schema())
+
+
+@needs_helm
+def test_pseudonymisation_is_off_by_default_and_names_no_key() -> None:
+    docs = render()
+    (configmap,) = by_kind(docs, "ConfigMap").values()
+    assert configmap["data"]["TOWNSQUARE_PSEUDONYMISE"] == "false"
+    assert not {n for n in env_names(docs) if "PSEUDONYM_KEY" in n}
+
+
+@needs_helm
+def test_pseudonymisation_reaches_every_pod_with_its_key_as_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(PSEUDONYMISED)
+    assert not env_names(docs) - allowed_env_names()
+    (configmap,) = by_kind(docs, "ConfigMap").values()
+    assert configmap["data"]["TOWNSQUARE_PSEUDONYMISE"] == "true"
+    assert not {k for k in configmap["data"] if "PSEUDONYM_KEY" in k}, "no key in a ConfigMap"
+    specs = dict(pod_specs(docs))
+    assert len(specs) == len(ROLES) + 2 + 1, "every role, both ingest sources and the setup job"
+    for name, container in containers(docs):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_PSEUDONYM_KEY" not in env, name
+        path = env["TOWNSQUARE_PSEUDONYM_KEY_FILE"]["value"]
+        assert path.endswith("/hmac-key"), name
+        (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount["readOnly"] is True
+        (volume,) = [v for v in specs[name]["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "townsquare-pseudonym", name
+        assert volume["secret"]["items"] == [{"key": "hmac-key", "path": "hmac-key"}]
+    # What the pods get is what Settings reads: the flag from the ConfigMap, the key from
+    # the mounted file (here a local stand-in for the mount).
+    key_file = tmp_path / "hmac-key"
+    key_file.write_text("a long random pseudonym key\n", encoding="utf-8")
+    monkeypatch.setenv("TOWNSQUARE_PSEUDONYM_KEY_FILE", str(key_file))
+    settings = Settings.model_validate(
+        {k.removeprefix("TOWNSQUARE_").lower(): v for k, v in configmap["data"].items()}
+    )
+    assert settings.pseudonymise is True
+    assert settings.pseudonym_key is not None
+    assert settings.pseudonym_key.get_secret_value() == "a long random pseudonym key"
+
+
+@needs_helm
+def test_pseudonym_key_as_a_secret_ref() -> None:
+    docs = render({**PSEUDONYMISED, "secretsAs": "env"})
+    seen = 0
+    for name, container in containers(docs):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_PSEUDONYM_KEY_FILE" not in env, name
+        ref = env["TOWNSQUARE_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]
+        assert ref == KEY_SECRET, name
+        assert not any(m["name"] == "pseudonym-key" for m in container["volumeMounts"])
+        seen += 1
+    assert seen == len(ROLES) + 2 + 1

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from processors.enrich import enrich_offline, enrich_post
+from processors.enrich import OPTED_OUT, apply, enrich_offline, enrich_post
 from processors.entities import EntityExtractor
 from processors.profile import GazetteerEntry, Organisation
 from schemas.models import Author, CanonicalPost, EnrichedPost, ReplyTarget
@@ -264,6 +264,134 @@ def test_enrich_offline_keeps_order_and_state(
     assert not ours.conversation.awaiting_org_reply and ours.conversation.give == 1
     assert last.conversation.posts == 3 and last.conversation.participants == 2
     assert first.processed_at["enrich"] == first.created_at  # now=None: each post's own time
+
+
+# --- respectful listening: opt-out, redaction, pseudonyms -------------------------
+
+
+def _with(org: Organisation, **update: Any) -> Organisation:
+    """A changed copy, validated anew (a copy would carry the old derived sets)."""
+    return Organisation.model_validate({**org.model_dump(), **update})
+
+
+def test_an_opted_out_authors_post_leaves_no_state_and_no_output(
+    org: Organisation, make_post: MakePost
+) -> None:
+    quiet = _with(org, opt_out=["@dee@social.example", "x:ann"])
+    first = make_post("1", "@AcmeCouncil the bins in Riverside Park are overflowing")
+    state, _ = apply(None, first, [], quiet, first.created_at)
+    assert state is not None
+    for author in ({"handle": "dee"}, {"handle": "Dee@Social.Example"}, {"author_id": "x:ann"}):
+        post = make_post("2", "@AcmeCouncil my dad passed away", minutes=1, **author)
+        after, output = apply(state, post, [], quiet, post.created_at)
+        assert output is OPTED_OUT
+        assert after == state, "the thread does not learn they were here"
+        assert post.id not in after.post_ids
+        _, fresh = apply(None, post, [], quiet, post.created_at)
+        assert fresh is OPTED_OUT
+    # Their deletes still pass: a copy stored before they opted out must go.
+    _, tombstone = apply(state, make_post("2", kind="delete", handle="dee"), [], quiet, T_NOW)
+    assert tombstone is not None and tombstone is not OPTED_OUT
+
+
+def test_the_enrich_step_counts_an_opted_out_post_apart_from_a_deleted_one(
+    org: Organisation, make_post: MakePost
+) -> None:
+    """The stream's side of the same decision: an outcome label, nothing stored or sent."""
+    from streams.steps.enrich import enrich
+
+    quiet = _with(org, opt_out=["dee"])
+    post = make_post("1", "@AcmeCouncil is the tip open?", handle="dee")
+    assert enrich(None, post, [], quiet, T_NOW) == (None, [], "withheld_opt_out")
+    stored = enrich(None, make_post("1", kind="delete"), [], quiet, T_NOW).state
+    assert enrich(stored, make_post("1", "again"), [], quiet, T_NOW).outcome == "skipped"
+    assert enrich(None, post, [], org, T_NOW).outcome == "ok"
+
+
+def test_enrich_offline_yields_nothing_for_an_opted_out_author(
+    plain_extractor: EntityExtractor, org: Organisation, make_post: MakePost
+) -> None:
+    quiet = _with(org, opt_out=["dee"])
+    posts = [
+        make_post("1", "@AcmeCouncil is the tip open?", handle="dee"),
+        make_post("2", "@AcmeCouncil is the tip open today?", handle="sam", minutes=1),
+        make_post("3", "@sam same question", handle="dee", minutes=2, reply_to=("2", "x:sam")),
+    ]
+    out = list(enrich_offline(posts, plain_extractor, quiet))
+    assert [p.id for p in out] == ["x:2"]
+    assert out[0].conversation.posts == 1 and out[0].conversation.participants == 1
+    assert [p.id for p in enrich_offline(posts, plain_extractor, org)] == ["x:1", "x:2", "x:3"]
+
+    class Recording:
+        """An extractor that remembers what it was given to read."""
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def extract(self, records: list[tuple[str, str]]) -> dict[str, list[Any]]:
+            self.texts += [text for _, text in records]
+            return {}
+
+    seen = Recording()
+    list(enrich_offline(posts, cast(EntityExtractor, seen), quiet))
+    assert seen.texts == [posts[1].text], "their words are not even read"
+
+
+T_NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_redaction_through_enrich_post_follows_the_profile_switch(
+    plain_extractor: EntityExtractor,
+) -> None:
+    """The worked examples, redacting: personal posts lose their words, nothing else moves."""
+    redacting = _with(EXAMPLE_ORG, redact_personal_topics=True)
+    plain = {p.id: p for p in enrich_offline(EXAMPLE_POSTS, plain_extractor, EXAMPLE_ORG)}
+    red = {p.id: p for p in enrich_offline(EXAMPLE_POSTS, plain_extractor, redacting)}
+    assert set(red) == set(plain)
+    personal = {"grief", "health", "minors", "self_harm"}
+    redacted = {pid for pid, p in red.items() if p.redacted}
+    assert redacted == {pid for pid, p in plain.items() if personal & set(p.sensitivity.flags)}
+    assert {"x:c1", "x:i1", "x:h1"} <= redacted, "the bereaved, the grieving, the child"
+    assert "x:l1" not in redacted, "a profile topic (politics) is sensitive, not personal"
+    for pid, post in red.items():
+        before = plain[pid]
+        assert post.joinability.score == before.joinability.score, pid
+        assert post.joinability.action == before.joinability.action, pid
+        assert post.sensitivity == before.sensitivity and post.conversation == before.conversation
+        if pid in redacted:
+            assert post.text == "" and post.mentions == [] and post.entities == []
+            assert "grandad" not in post.model_dump_json() and "dad" not in post.model_dump_json()
+        else:
+            assert post == before, "switch on, not personal: published as before"
+    # Off by default: the worked examples above are unchanged.
+    assert not any(p.redacted for p in plain.values())
+
+
+def _pseudonymised_examples(extractor: EntityExtractor) -> dict[str, tuple[str, str]]:
+    from processors.privacy import Pseudonymiser, pseudonymise_organisation
+
+    p = Pseudonymiser(b"worked examples key, 32 bytes!!!")
+    org = pseudonymise_organisation(EXAMPLE_ORG, p)
+    posts = [p.pseudonymise_post(post) for post in EXAMPLE_POSTS]
+    plain = {
+        e.id: e.joinability.action for e in enrich_offline(EXAMPLE_POSTS, extractor, EXAMPLE_ORG)
+    }
+    hashed = {e.id: e.joinability.action for e in enrich_offline(posts, extractor, org)}
+    return {pid: (plain[pid], hashed[pid]) for pid in plain}
+
+
+@pytest.fixture(scope="module")
+def pseudonymised_examples(plain_extractor: EntityExtractor) -> dict[str, tuple[str, str]]:
+    """(plain action, pseudonymised action) per worked example, from one run each."""
+    return _pseudonymised_examples(plain_extractor)
+
+
+@pytest.mark.parametrize("pid", list(EXAMPLES))
+def test_pseudonymised_worked_examples_keep_their_actions(
+    pseudonymised_examples: dict[str, tuple[str, str]], pid: str
+) -> None:
+    plain, hashed = pseudonymised_examples[pid]
+    assert hashed == plain, EXAMPLES[pid][0]
 
 
 # --- the customer-care conversations data set ------------------------------------

@@ -84,6 +84,7 @@ TOWNSQUARE_ES_BULK_MAX_BYTES: {{ .Values.elasticsearchBulk.maxBytes | int64 | qu
 TOWNSQUARE_ES_MAX_RETRIES: {{ .Values.elasticsearchBulk.maxRetries | quote }}
 TOWNSQUARE_ES_MAX_BACKOFF: {{ .Values.elasticsearchBulk.maxBackoff | quote }}
 TOWNSQUARE_RETENTION_DAYS: {{ .Values.retentionDays | quote }}
+TOWNSQUARE_PSEUDONYMISE: {{ .Values.privacy.pseudonymise | quote }}
 {{- with .Values.enrichment.spacyModel }}
 TOWNSQUARE_SPACY_MODEL: {{ . | quote }}
 {{- end }}
@@ -145,6 +146,18 @@ TOWNSQUARE_DATA_DIR: "/data"
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with .Values.privacy.pseudonymKeySecret.name }}
+{{- if eq $.Values.secretsAs "file" }}
+- name: TOWNSQUARE_PSEUDONYM_KEY_FILE
+  value: {{ printf "%s/pseudonym/%s" $dir $.Values.privacy.pseudonymKeySecret.key | quote }}
+{{- else }}
+- name: TOWNSQUARE_PSEUDONYM_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.privacy.pseudonymKeySecret.key | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "townsquare.volumeMounts" -}}
@@ -160,6 +173,11 @@ TOWNSQUARE_DATA_DIR: "/data"
 {{- if and .Values.elasticsearch.existingSecret (eq .Values.secretsAs "file") }}
 - name: elasticsearch-secret
   mountPath: {{ printf "%s/elasticsearch" (include "townsquare.secretDir" .) }}
+  readOnly: true
+{{- end }}
+{{- if and .Values.privacy.pseudonymKeySecret.name (eq .Values.secretsAs "file") }}
+- name: pseudonym-key
+  mountPath: {{ printf "%s/pseudonym" (include "townsquare.secretDir" .) }}
   readOnly: true
 {{- end }}
 {{- if .Values.kafka.caSecret }}
@@ -200,6 +218,15 @@ TOWNSQUARE_DATA_DIR: "/data"
   secret:
     secretName: {{ .Values.elasticsearch.existingSecret }}
     defaultMode: 0440
+{{- end }}
+{{- if and .Values.privacy.pseudonymKeySecret.name (eq .Values.secretsAs "file") }}
+- name: pseudonym-key
+  secret:
+    secretName: {{ .Values.privacy.pseudonymKeySecret.name }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.privacy.pseudonymKeySecret.key }}
+        path: {{ .Values.privacy.pseudonymKeySecret.key }}
 {{- end }}
 {{- if .Values.kafka.caSecret }}
 - name: kafka-ca

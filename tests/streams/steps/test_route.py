@@ -7,8 +7,9 @@ import json
 import pytest
 from stepdata import envelope, post, post_data
 
+from processors.privacy import Pseudonymiser
 from schemas.models import CanonicalPost
-from streams.steps.outputs import Rejected, Send
+from streams.steps.outputs import Rejected, Send, Withheld
 from streams.steps.route import UNEXPECTED, locator, normalize_message, route
 from streams.topic_names import BY_ID, NORMALIZED
 
@@ -93,3 +94,68 @@ def test_normalize_publishes_the_json_it_checked_once_and_route_alone_agrees() -
     assert isinstance(sent, list)
     assert sent == route(post) == route(post, encoded)
     assert CanonicalPost.model_validate_json(sent[0].value) == post
+
+
+# --- pseudonymised, and withheld -------------------------------------------------------
+
+
+def _pseudonymiser() -> Pseudonymiser:
+    return Pseudonymiser(b"route test key, thirty-two bytes")
+
+
+def test_normalize_publishes_the_pseudonymised_post_and_its_locator() -> None:
+    p = _pseudonymiser()
+    data = post_data(2, 1, text="@author1 the bins again", reply_to=1)
+    data["in_reply_to"]["author_id"] = "x:author1"
+    out = normalize_message(envelope(data), 1 << 20, p)
+    assert isinstance(out, list)
+    assert [(o.topic_name, o.key) for o in out] == [(NORMALIZED, "x:1"), (BY_ID, "x:2")]
+    sent = CanonicalPost.model_validate_json(out[0].value)
+    assert sent.author.id == p.author_id("x:author2") and sent.author.handle == p.handle("author2")
+    assert sent.in_reply_to is not None and sent.in_reply_to.author_id == p.author_id("x:author1")
+    assert sent.text == f"@{p.handle('author1')} the bins again"
+    assert b"author1" not in out[0].value and b"author2" not in out[0].value
+    # The published JSON is the pseudonymised post's own, and route() alone agrees.
+    plain = normalize_message(envelope(data), 1 << 20)
+    assert isinstance(plain, list)
+    expected = p.pseudonymise_post(CanonicalPost.model_validate_json(plain[0].value))
+    assert out == route(expected)
+    assert out[1] == plain[1], "the locator names posts and threads, nobody"
+
+
+def test_a_pseudonymised_delete_keeps_its_route() -> None:
+    p = _pseudonymiser()
+    out = normalize_message(envelope(post_data(2, 2, kind="delete")), 1 << 20, p)
+    assert isinstance(out, list) and [(o.topic_name, o.key) for o in out] == [(BY_ID, "x:2")]
+    assert CanonicalPost.model_validate_json(out[0].value).author.id == p.author_id("x:author2")
+
+
+def test_rejections_are_unchanged_by_pseudonymisation() -> None:
+    out = normalize_message(envelope({"id": "x:2"}), 4096, _pseudonymiser())
+    assert isinstance(out, Rejected) and out.reason == "missing_field"
+
+
+def test_withhold_drops_a_post_after_pseudonymisation() -> None:
+    p = _pseudonymiser()
+    seen: list[CanonicalPost] = []
+
+    def erased(post: CanonicalPost) -> str | None:
+        seen.append(post)
+        return "erased" if post.author.handle == p.handle("author2") else None
+
+    out = normalize_message(envelope(post_data(2, 1)), 1 << 20, p, erased)
+    assert out == Withheld("erased")
+    assert seen[0].author.handle == p.handle("author2"), "the hook sees the published form"
+    kept = normalize_message(envelope(post_data(3, 1)), 1 << 20, p, erased)
+    assert isinstance(kept, list) and len(kept) == 2
+
+
+def test_withhold_without_pseudonyms_and_never_for_rejected_input() -> None:
+    def everyone(post: CanonicalPost) -> str | None:
+        return "erased"
+
+    assert normalize_message(envelope(post_data(2, 1)), 1 << 20, None, everyone) == Withheld(
+        "erased"
+    )
+    bad = normalize_message(b"{not json", 1 << 20, None, everyone)
+    assert isinstance(bad, Rejected), "what cannot be read is a dead letter, as before"

@@ -11,7 +11,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 MESSAGES = Counter(
     "townsquare_messages_total",
-    "Messages handled, by stage and outcome (ok, dead_letter, skipped).",
+    "Messages handled, by stage and outcome (ok, dead_letter, skipped; withheld_erased and "
+    "withheld_opt_out: posts of people who asked, counted and never stored).",
     ["stage", "outcome"],
 )
 DEAD_LETTERS = Counter(

@@ -19,7 +19,9 @@ from rich.text import Text
 
 from streams.cli.analyst import register as register_es_commands
 from streams.cli.console import console, err, fail, plain, progress, safe
+from streams.cli.forget import register as register_forget_command
 from streams.cli.ingest import ingest_app
+from streams.cli.retention import register as register_retention_commands
 from streams.logs import logging_config
 from streams.models_cli import models_app
 from streams.settings import Settings, get_settings
@@ -54,6 +56,8 @@ register_es_commands(app)
 app.add_typer(profile_app, name="profile")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(models_app, name="models")
+register_retention_commands(app)
+register_forget_command(app)
 
 # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
 # --- services -------------------------------------------------------------------
@@ -127,6 +131,7 @@ def setup_lines(report: Report) -> list[Text]:
     return [
         *(Text.assemble(("created", "green"), "  ", plain(line)) for line in report.created),
         *(Text.assemble(("exists", "dim"), "   ", plain(line)) for line in report.existing),
+        *(Text.assemble(("updated", "cyan"), "  ", plain(line)) for line in report.updated),
         *(Text.assemble(("skipped", "yellow"), "  ", plain(line)) for line in report.unsupported),
     ]
 

@@ -15,6 +15,10 @@ does not know there too. The locate stage keeps one :data:`Entry` per post id
   the post's locator arrives later, the delete is forwarded again under the
   real conversation, after the post itself (normalize sent the post first).
 
+``townsquare forget`` also sends a :class:`Forget` for each post it erases:
+the entry goes (the table's changelog gets a tombstone), so nothing keyed by
+the person's post ids outlives the erasure.
+
 An entry is about 100 bytes; the table's changelog is compacted, so a restart
 rebuilds it. Entries keep the JSON shape the table has always stored
 (``{"conversation_id": ...}`` or ``{"pending_delete": {...}}``), so existing
@@ -47,8 +51,20 @@ class Locator:
     conversation_id: str
 
 
-Message = Locator | CanonicalPost
-"""A ``posts.by_id`` record: a locator, or a delete that did not name its thread."""
+@dataclass(frozen=True)
+class Forget:
+    """An erasure's note that post ``id`` must leave the table (``{"kind": "forget"}``)."""
+
+    id: str
+
+
+Message = Locator | Forget | CanonicalPost
+"""A ``posts.by_id`` record: a locator, an erasure's forget, or a delete without its thread."""
+
+
+def forget_record(post_id: str) -> bytes:
+    """The ``posts.by_id`` value that makes locate drop ``post_id``'s entry."""
+    return json.dumps({"kind": "forget", "id": post_id}).encode()
 
 
 class Located(NamedTuple):
@@ -66,6 +82,8 @@ def decode(value: bytes) -> Message:
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     if data.get("kind") == "locate":
         return Locator(id=str(data["id"]), conversation_id=str(data["conversation_id"]))
+    if data.get("kind") == "forget":
+        return Forget(id=str(data["id"]))
     delete = CanonicalPost.model_validate(data)
     if delete.kind != "delete":
         raise ValueError(f"{delete.id}: a {delete.kind} on posts.by_id (only deletes go there)")
@@ -78,8 +96,13 @@ def _forward(delete: CanonicalPost, conversation_id: str) -> Send:
 
 
 def locate(entry: Entry | None, message: Message) -> Located:
-    """The locate stage's decision for one message about the post ``entry`` describes."""
+    """The locate stage's decision for one message about the post ``entry`` describes.
+
+    An empty entry in the result means "drop the key" (the agent deletes it).
+    """
     known: Entry = entry or {}
+    if isinstance(message, Forget):
+        return Located({}, [], "forgotten" if known else None)
     if isinstance(message, Locator):
         pending = known.get("pending_delete")
         new: Entry = {"conversation_id": message.conversation_id}

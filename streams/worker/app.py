@@ -22,9 +22,12 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+import mode
 
+from processors.erasure import ErasureList
 from streams.settings import Settings
 from streams.worker import roles as worker_roles
+from streams.worker.erasures import ErasureWatch
 from streams.worker.faust_config import broker_url, faust_credentials
 from streams.worker.lag import LagMonitor
 from streams.worker.resources import Resources, ResourcesService
@@ -63,21 +66,37 @@ def _faust_app(settings: Settings) -> faust.App:
     )
 
 
+ERASURE_ROLES = frozenset({"normalize", "enrich"})
+"""Roles that see new posts and must drop those of erased people (streams.worker.erasures)."""
+
+
 class WorkerApp:
     """One app with what was declared on it (tests reach agents and tables through this)."""
 
     def __init__(
-        self, app: faust.App, topics: Topics, tables: Tables, resources: Resources, roles: list[str]
+        self,
+        app: faust.App,
+        topics: Topics,
+        tables: Tables,
+        resources: Resources,
+        roles: list[str],
+        erasure_watch: ErasureWatch | None = None,
     ) -> None:
         self.app = app
         self.topics = topics
         self.tables = tables
         self.resources = resources
         self.roles = roles
+        self.erasure_watch = erasure_watch
 
-    def services(self) -> list[ResourcesService]:
-        """Services to hand to ``faust.Worker`` beside the app (started first, stopped last)."""
-        return [ResourcesService(self.resources, self.roles)]
+    def services(self) -> list[mode.Service]:
+        """Services to hand to ``faust.Worker`` beside the app (started first, stopped last).
+
+        The erasure watch comes first: the agents must not start before the
+        worker knows who asked to be forgotten.
+        """
+        watch: list[mode.Service] = [self.erasure_watch] if self.erasure_watch else []
+        return [*watch, ResourcesService(self.resources, self.roles)]
 
 
 def create_worker(
@@ -89,6 +108,13 @@ def create_worker(
     topics = declare_topics(app, settings)
     tables = Tables(app, settings)
     resources = resources or Resources(settings)
+    watch = None
+    if ERASURE_ROLES & set(wanted):
+        erasures = ErasureList()
+        watch = ErasureWatch(settings, erasures)
+        resources.erasures = erasures
+        if resources.withhold is None:  # a test may hand in its own hook
+            resources.withhold = watch.withhold
     worker_roles.register(app, topics, tables, resources, wanted)
 
     # Also closed here for a worker started without ResourcesService (``faust -A``);
@@ -97,7 +123,7 @@ def create_worker(
     async def _close(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         await resources.close()
 
-    return WorkerApp(app, topics, tables, resources, wanted)
+    return WorkerApp(app, topics, tables, resources, wanted, watch)
 
 
 def create_app(

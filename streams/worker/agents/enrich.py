@@ -3,9 +3,12 @@
 The agent body stays thin: decode, NER for the whole batch off the loop and
 the text classifiers for the batch (a few milliseconds, so in line), then
 for each post in partition order the pure :func:`streams.steps.enrich.enrich`
-step against the conversation table, and send. A batch is acked (and its
-offsets become committable) only after every send has been handed to the
-producer, which Faust flushes before it commits.
+step against the conversation table, and send. A post of someone under an
+erasure is dropped (counted): it got past normalize before the erasure
+reached it. A delete of theirs (``townsquare forget`` sends one per stored
+post) also erases them from the thread's state (:mod:`streams.steps.forget`).
+A batch is acked (and its offsets become committable) only after every send
+has been handed to the producer, which Faust flushes before it commits.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from pydantic import ValidationError
 from schemas.models import CanonicalPost
 from streams.metrics import BATCH_SIZE, MESSAGES, STAGE_LATENCY
 from streams.steps.enrich import enrich
+from streams.steps.forget import forget_author
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
+from streams.worker.expiry import register_expiry
 from streams.worker.resources import Resources
 from streams.worker.tables import Tables, source_partition
 from streams.worker.topics import Topics
@@ -56,7 +61,16 @@ class EnrichBatches:
                 await self._dead_letter(event, "schema", str(exc))
                 continue
             posts.append((event, post))
-        records = [(p.id, p.text) for _, p in posts if p.kind != "delete"]
+        org = self.resources.org
+        erasures = self.resources.erasures
+
+        def withheld(post: CanonicalPost) -> bool:
+            """Posts of erased or opted-out people: dropped, so not even read by NER."""
+            return org.opted_out(post.author) or (
+                erasures is not None and erasures.matches(post.author, post.platform)
+            )
+
+        records = [(p.id, p.text) for _, p in posts if p.kind != "delete" and not withheld(p)]
         ner_started = time.perf_counter()
         try:
             found = await self.resources.ner.extract(records)
@@ -67,11 +81,15 @@ class EnrichBatches:
         ner_seconds = time.perf_counter() - ner_started
         predicted = self.resources.classifiers.predict([text for _, text in records])
         scores = dict(zip((pid for pid, _ in records), predicted, strict=True))
-        org = self.resources.org
         now = datetime.now(UTC)
         outcomes: Counter[str] = Counter()
         for event, post in posts:
             key = post.conversation_id
+            erased = erasures is not None and erasures.matches(post.author, post.platform)
+            if erased and post.kind != "delete":
+                # Past normalize before the erasure reached it: dropped here, counted.
+                outcomes["withheld_erased"] += 1
+                continue
             try:
                 with source_partition(event.message.partition):
                     result = enrich(
@@ -82,8 +100,11 @@ class EnrichBatches:
                         now,
                         scores.get(post.id),
                     )
-                    if result.state is not None:
-                        self.conversations[key] = result.state
+                    state = result.state
+                    if erased and state is not None:
+                        state = forget_author(state, post.author.id)
+                    if state is not None:
+                        self.conversations[key] = state
                 await self.topics.send(result.outputs)
             except Exception as exc:  # policy: one bad post never stops the batch
                 await self._dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
@@ -103,8 +124,9 @@ class EnrichBatches:
 
 
 def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
-    """Declare the enrich agent (and the conversation table) on ``app``."""
+    """Declare the enrich agent, the conversation table and its retention sweep on ``app``."""
     settings = resources.settings
+    register_expiry(app, topics.normalized, tables.conversations, settings.retention_days)
     return batch_agent(
         app,
         topics.normalized,

@@ -31,7 +31,10 @@ def register(app: faust.App, topics: Topics, tables: Tables, resources: Resource
                 message = decode(event.message.value or b"")
                 known = locations.get(message.id)
                 located = locate(known, message)
-                if located.entry != (known or {}):
+                if not located.entry:
+                    if known is not None:
+                        del locations[message.id]  # a changelog tombstone: the key is gone
+                elif located.entry != (known or {}):
                     locations[message.id] = located.entry
                 await topics.send(located.outputs)
             except Exception as exc:  # policy: a bad locator never stops the stage

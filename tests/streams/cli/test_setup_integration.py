@@ -155,8 +155,7 @@ def test_topics_holding_posts_get_the_retention_and_follow_a_change(
     report = run_setup(shorter)
     assert report.created == []
     assert sorted(report.updated) == sorted(
-        f"topic {shorter.topic(n)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})"
-        for n in HOLD_POSTS
+        f"topic {shorter.topic(n)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})" for n in HOLD_POSTS
     )
     after = _topic_configs(shorter, TOPIC_NAMES)
     for name in HOLD_POSTS:
@@ -165,8 +164,7 @@ def test_topics_holding_posts_get_the_retention_and_follow_a_change(
         assert after[name] == created[name], f"{name} is left as it was"
     lines = [line.plain for line in setup_lines(report)]
     assert (
-        f"updated  topic {shorter.topic(RAW)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})"
-        in lines
+        f"updated  topic {shorter.topic(RAW)} retention.ms {2 * DAY_MS} (was {5 * DAY_MS})" in lines
     )
 
     again = run_setup(shorter)

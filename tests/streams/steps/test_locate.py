@@ -73,3 +73,17 @@ def test_decode_reads_what_normalize_writes() -> None:
 def test_decode_refuses_anything_else(value: bytes) -> None:
     with pytest.raises((ValueError, KeyError)):
         decode(value)
+
+
+def test_a_forget_drops_the_entry_and_sends_nothing() -> None:
+    from streams.steps.locate import Forget, forget_record
+
+    entry = locate(None, Locator("x:2", "x:1")).entry
+    assert decode(forget_record("x:2")) == Forget("x:2")
+    located = locate(entry, Forget("x:2"))
+    assert located.entry == {}, "an empty entry tells the agent to delete the key"
+    assert located.outputs == []
+    assert located.outcome == "forgotten"
+    pending = locate(None, post(3, 3, kind="delete")).entry
+    assert locate(pending, Forget("x:3")).entry == {}, "a pending delete goes too"
+    assert locate(None, Forget("x:4")).outcome is None, "nothing known: nothing to count"

@@ -142,7 +142,8 @@ async def test_the_worker_service_warms_up_before_the_app_and_closes_after(
     worker = create_worker(
         _settings(tmp_path, ner_processes=0, allow_sample_profile=True), ["enrich"]
     )
-    [service] = worker.services()
+    watch, service = worker.services()
+    assert watch is worker.erasure_watch, "the erasure list is read before anything else"
     await service.start()
     assert "organisation profile Harbourside Borough Council" in caplog.text
     assert worker.resources._ner is not None
@@ -153,6 +154,15 @@ async def test_the_worker_service_warms_up_before_the_app_and_closes_after(
 async def test_a_bad_profile_stops_the_worker_service_at_start(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     worker = create_worker(_settings(tmp_path, profile_path=missing), ["enrich"])
-    [service] = worker.services()
+    *_, service = worker.services()
     with pytest.raises(ProfileError):
         await service.start()
+
+
+def test_only_roles_that_see_new_posts_read_the_erasure_list(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, allow_sample_profile=True)
+    for roles, reads in ((["normalize"], True), (["enrich"], True), (["locate", "index"], False)):
+        worker = create_worker(settings, roles)
+        assert (worker.erasure_watch is not None) is reads, roles
+        assert (worker.resources.withhold is not None) is reads, roles
+        assert len(worker.services()) == (2 if reads else 1)

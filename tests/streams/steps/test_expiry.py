@@ -1,0 +1,75 @@
+"""The retention sweep of conversation states: quiet threads go, old participants leave."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from processors.conversation import ConversationState, PostRef
+from streams.steps.expiry import expire_stored
+from streams.worker.expiry import key_partition, sweep
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+CUTOFF = NOW - timedelta(days=30)
+
+
+def _state(conversation: str, *posts: tuple[str, str, datetime]) -> dict[str, Any]:
+    refs = [PostRef(id=i, author_id=a, created_at=t) for i, a, t in posts]
+    state = ConversationState(
+        conversation_id=conversation,
+        posts=refs,
+        post_count=len(refs),
+        participants={a: sum(1 for r in refs if r.author_id == a) for _, a, _ in posts},
+        participant_last_seen={
+            a: max(r.created_at for r in refs if r.author_id == a)
+            for r in refs
+            for a in [r.author_id]
+        },
+        last_activity=max(r.created_at for r in refs) if refs else None,
+    )
+    return state.model_dump(mode="json")
+
+
+OLD = NOW - timedelta(days=60)
+RECENT = NOW - timedelta(days=1)
+
+
+def test_a_thread_quiet_past_the_cutoff_is_dropped() -> None:
+    result = expire_stored(_state("x:1", ("x:1", "x:ann", OLD)), CUTOFF)
+    assert result.drop and result.state is None
+
+
+def test_old_participants_leave_a_live_thread() -> None:
+    stored = _state("x:2", ("x:2", "x:ann", OLD), ("x:3", "x:bob", RECENT))
+    result = expire_stored(stored, CUTOFF)
+    assert not result.drop and result.state is not None
+    assert "x:ann" not in str(result.state)
+    assert result.state["participants"] == {"x:bob": 1}
+
+
+def test_a_fresh_thread_is_left_alone_and_so_is_one_with_only_early_deletes() -> None:
+    assert expire_stored(_state("x:4", ("x:4", "x:bob", RECENT)), CUTOFF) == (False, None)
+    deletes_only = ConversationState(conversation_id="x:5", deleted_post_ids=["x:5"])
+    assert expire_stored(deletes_only.model_dump(mode="json"), CUTOFF) == (False, None)
+
+
+def test_the_sweep_touches_only_the_partitions_it_owns() -> None:
+    table = {f"x:{n}": _state(f"x:{n}", (f"x:{n}", "x:ann", OLD)) for n in range(40)}
+    owned = {0}
+    mine = {k for k in table if key_partition(k, 4) in owned}
+    assert mine and len(mine) < len(table)
+    outcomes = asyncio.run(sweep(table, owned, 4, CUTOFF))
+    assert outcomes["dropped"] == len(mine)
+    assert set(table) == {k for k in [f"x:{n}" for n in range(40)] if k not in mine}
+
+
+def test_key_partition_is_the_kafka_default_partitioner() -> None:
+    """Both producers that key posts.normalized (Faust's aiokafka, kafka-python) agree with it."""
+    from aiokafka.partitioner import DefaultPartitioner
+    from kafka.partitioner.default import murmur2
+
+    for key in ("x:1", "mastodon:109283", "bluesky:at://did:plc:abc/app.bsky.feed.post/1"):
+        expected = DefaultPartitioner()(key.encode(), list(range(6)), list(range(6)))
+        assert key_partition(key, 6) == expected
+        assert key_partition(key, 6) == (murmur2(key.encode()) & 0x7FFFFFFF) % 6

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 
 StakeholderLabel = Literal[
     "customer",
@@ -207,6 +207,118 @@ class EnrichedPost(CanonicalPost):
     schema_version: str = SCHEMA_VERSION
 
 
+class LastPost(_Model):
+    """The post an analyst reads first in a thread: the newest by ``created_at``."""
+
+    id: str
+    author_id: str
+    handle: str | None = None
+    created_at: datetime
+    text: str = Field(default="", description="At most 500 characters; empty when redacted.")
+    url: str | None = None
+    action: Action | None = None
+
+    _v_created = field_validator("created_at")(_utc)
+
+
+class ConversationView(_Model):
+    """On ``conversations.state`` (compacted, keyed by conversation id): a thread as it is now.
+
+    Published by enrich after every post, edit or delete of the thread, so the
+    latest value per key is its current state; a null value (tombstone) means
+    the thread is gone (retention, erasure). The sink upserts it as one
+    document per thread in the ``conversations`` index family.
+    """
+
+    conversation_id: str
+    platform: str
+    posts: int = 0
+    participants: int = 0
+    participant_ids: list[str] = Field(
+        default_factory=list, description="Author ids of the participants (bounded)."
+    )
+    own_posts: int = 0
+    give: int = 0
+    ask: int = 0
+    last_activity: datetime | None = None
+    last_org_post_at: datetime | None = None
+    awaiting_org_reply: bool = False
+    awaiting_since: datetime | None = None
+    awaiting_post_id: str | None = None
+    unanswered_org_posts: int = 0
+    last_post: LastPost | None = None
+    last_action: Action | None = Field(
+        default=None, description="The recommended action on the post enriched last."
+    )
+    best_joinability: float | None = Field(
+        default=None, description="The highest joinability of any remembered post."
+    )
+    best_post_id: str | None = None
+    updated_at: datetime = Field(description="When enrich published this state (UTC).")
+    schema_version: str = SCHEMA_VERSION
+
+    _v_updated = field_validator("updated_at")(_utc)
+
+
+AlertKind = Literal["rule", "reply_deadline", "spike", "silence"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class Condition(_Model):
+    """One value that made a rule fire: the field read and what it held."""
+
+    field: str
+    value: str
+
+
+class SpikeDrivers(_Model):
+    """What drives a spike: the top authors, entities and posts in the window."""
+
+    key: str = Field(description="entity:<text>, hashtag:<tag> or topic:<name>.")
+    count: int = Field(ge=0, description="Posts in the window.")
+    baseline: float = Field(ge=0, description="Mean posts per window over the baseline.")
+    authors: list[str] = Field(default_factory=list)
+    entities: list[str] = Field(default_factory=list)
+    post_ids: list[str] = Field(default_factory=list)
+
+
+class Alert(_Model):
+    """On ``alerts`` (keyed by conversation id, or the spike/source key) and in the alerts index.
+
+    ``id`` is stable (a hash of kind, rule, and what triggered it), so a
+    replay or a redelivery overwrites the same document and a notifier can
+    deliver it once.
+    """
+
+    id: str
+    kind: AlertKind
+    rule: str
+    severity: Severity
+    created_at: datetime = Field(description="When the alert was raised (UTC).")
+    conversation_id: str | None = None
+    post_id: str | None = None
+    platform: str | None = None
+    author_handle: str | None = None
+    summary: str = Field(description="One line for a person: what happened and why it matters.")
+    why: list[Condition] = Field(default_factory=list)
+    url: str | None = Field(default=None, description="The triggering post's URL.")
+    kibana_url: str | None = Field(
+        default=None, description="A Kibana Discover link, when a Kibana base URL is set."
+    )
+    joinability_score: float | None = None
+    action: Action | None = None
+    stakeholder_labels: list[str] = Field(default_factory=list)
+    awaiting_since: datetime | None = None
+    spike: SpikeDrivers | None = None
+    source: str | None = Field(default=None, description="The silent source (silence alerts).")
+    outputs: list[str] = Field(
+        default_factory=list, description="Named outputs the rule sends it to (webhooks)."
+    )
+    schema_version: str = SCHEMA_VERSION
+
+    _v_created = field_validator("created_at")(_utc)
+
+
 class Erasure(_Model):
     """On ``privacy.erasures`` (compacted, keyed by :meth:`key`): a person we must forget.
 
@@ -270,4 +382,6 @@ PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "post_deleted": PostDeleted,
     "dead_letter": DeadLetter,
     "erasure": Erasure,
+    "conversation_view": ConversationView,
+    "alert": Alert,
 }

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_HOST = "127.0.0.1"
@@ -37,7 +37,35 @@ _PORT_SETTINGS: dict[LocalService, str] = {
 DEFAULT_TOPIC_RETENTION_DAYS = 7
 """Kafka's own default: long enough to replay a week, short enough not to hoard posts."""
 
-_SECRET_FIELDS = ("kafka_sasl_password", "es_api_key", "es_password", "pseudonym_key")
+_SECRET_FIELDS = (
+    "kafka_sasl_password",
+    "es_api_key",
+    "es_password",
+    "pseudonym_key",
+    "alert_webhook_secret",
+)
+
+
+class WebhookOutput(BaseModel):
+    """One named webhook output of the alert rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="Where deliveries are POSTed (https in production).")
+    format: Literal["slack", "json"] = Field(
+        default="json", description="slack: Slack-compatible message JSON; json: the alert."
+    )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Webhook URLs often carry a token in the path (Slack's do): never log it whole."""
+        yield "url", _mask_path(self.url)
+        yield "format", self.format
+
+
+def _mask_path(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme}{sep}{host.rpartition('@')[2]}/***" if sep else "***"
 
 
 class Settings(BaseSettings):
@@ -238,6 +266,36 @@ class Settings(BaseSettings):
         description="TOWNSQUARE_MAX_MESSAGE_BYTES: raw messages above this go to the DLQ.",
     )
 
+    # --- Alerts ------------------------------------------------------------------
+    rules_path: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_RULES_PATH: the alert rules YAML (`townsquare rules check FILE` "
+        "validates one). Unset means the default rules that ship with townsquare.",
+    )
+    kibana_base_url: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KIBANA_BASE_URL: e.g. https://kibana.example; alerts then link "
+        "to the triggering post in Kibana Discover.",
+    )
+    alert_webhooks: dict[str, WebhookOutput] = Field(
+        default_factory=dict,
+        description='TOWNSQUARE_ALERT_WEBHOOKS: JSON, output name -> {"url": ..., "format": '
+        '"slack" or "json"}; rules name their outputs. Unset: alerts go to the alerts topic '
+        "and index only.",
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_ALERT_WEBHOOK_SECRET: HMAC-SHA256 key that signs every webhook "
+        "delivery (or a file via TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE); required when "
+        "TOWNSQUARE_ALERT_WEBHOOKS names any.",
+    )
+    alert_webhook_retries: int = Field(
+        default=5,
+        ge=0,
+        description="TOWNSQUARE_ALERT_WEBHOOK_RETRIES: retries of a failed delivery (capped "
+        "exponential backoff) before it goes to the dead-letter topic.",
+    )
+
     # --- Ingest ------------------------------------------------------------------
     ingest_allow_hosts: str = Field(
         default="",
@@ -299,6 +357,12 @@ class Settings(BaseSettings):
                 f"TOWNSQUARE_TOPIC_RETENTION_DAYS ({topic_days}) is longer than "
                 f"TOWNSQUARE_RETENTION_DAYS ({self.retention_days}): topics may keep posts for "
                 "less time than the index, never more"
+            )
+        if self.alert_webhooks and self.alert_webhook_secret is None:
+            raise ValueError(
+                "TOWNSQUARE_ALERT_WEBHOOKS names outputs but TOWNSQUARE_ALERT_WEBHOOK_SECRET is "
+                "unset: set the key receivers verify deliveries with (or a file via "
+                "TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE)"
             )
         if self.pseudonymise:
             key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else ""

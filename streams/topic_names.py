@@ -10,12 +10,24 @@ DLQ = "posts.dlq"
 CURSORS = "ingest.cursors"
 BY_ID = "posts.by_id"
 """Internal: where each post lives (keyed by post id), so deletes can find their thread."""
+CONVERSATIONS = "conversations.state"
+"""Each thread's current state (keyed by conversation id, compacted), for the index and alerts."""
 ERASURES = "privacy.erasures"
 """Erasure requests in force, keyed by subject (``townsquare forget``); read whole by workers."""
 
-TOPIC_NAMES: tuple[str, ...] = (RAW, NORMALIZED, ENRICHED, ALERTS, DLQ, CURSORS, BY_ID, ERASURES)
-COMPACTED: frozenset[str] = frozenset({CURSORS, ERASURES})
-"""Compacted topics keep the latest value per key (ingest cursors, erasures in force)."""
+TOPIC_NAMES: tuple[str, ...] = (
+    RAW,
+    NORMALIZED,
+    ENRICHED,
+    ALERTS,
+    DLQ,
+    CURSORS,
+    BY_ID,
+    ERASURES,
+    CONVERSATIONS,
+)
+COMPACTED: frozenset[str] = frozenset({CURSORS, ERASURES, CONVERSATIONS})
+"""Compacted topics keep the latest value per key (cursors, erasures, threads' states)."""
 HOLD_POSTS: frozenset[str] = frozenset({RAW, NORMALIZED, ENRICHED, ALERTS, DLQ, BY_ID})
 """Topics that hold people's posts (or the original bytes of one): ``setup`` bounds their
 ``retention.ms`` by the retention setting."""

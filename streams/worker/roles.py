@@ -25,13 +25,13 @@ from streams.worker.topics import Topics
 
 log = logging.getLogger("townsquare.worker")
 
-ROLES: dict[str, str] = {
-    "normalize": "streams.worker.agents.normalize",
-    "locate": "streams.worker.agents.locate",
-    "enrich": "streams.worker.agents.enrich",
-    "index": "streams.worker.agents.index",
+ROLES: dict[str, tuple[str, ...]] = {
+    "normalize": ("streams.worker.agents.normalize",),
+    "locate": ("streams.worker.agents.locate",),
+    "enrich": ("streams.worker.agents.enrich",),
+    "index": ("streams.worker.agents.index",),
 }
-"""Role name -> the agent module that declares its agent, in pipeline order."""
+"""Role name -> the modules that declare its agents, in pipeline order."""
 
 DEPRECATED: dict[str, str] = {"sink": "index"}
 """Old role names still accepted, and the role each now means."""
@@ -64,6 +64,7 @@ def register(
 ) -> list[AgentT]:
     """Declare the agents of ``roles`` (already resolved) on ``app``."""
     return [
-        importlib.import_module(ROLES[role]).register(app, topics, tables, resources)
+        importlib.import_module(module).register(app, topics, tables, resources)
         for role in roles
+        for module in ROLES[role]
     ]

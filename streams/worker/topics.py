@@ -31,6 +31,7 @@ class Topics:
     alerts: faust.TopicT
     dlq: faust.TopicT
     by_id: faust.TopicT
+    conversations: faust.TopicT
 
     @cached_property
     def _by_name(self) -> dict[str, faust.TopicT]:
@@ -41,6 +42,7 @@ class Topics:
             names.ALERTS: self.alerts,
             names.DLQ: self.dlq,
             names.BY_ID: self.by_id,
+            names.CONVERSATIONS: self.conversations,
         }
 
     def named(self, name: str) -> faust.TopicT:
@@ -76,4 +78,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         alerts=topic(names.ALERTS),
         dlq=topic(names.DLQ),
         by_id=topic(names.BY_ID),
+        conversations=topic(names.CONVERSATIONS),
     )

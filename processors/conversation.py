@@ -17,6 +17,11 @@ Rules (also in docs/joinability.md):
 * **Awaiting a reply**: a directed post sets ``awaiting_org_reply`` since its
   ``created_at``; a later directed post keeps the oldest time. An own post
   that replies in the thread (has ``in_reply_to``) clears it.
+* **A closing acknowledgement waits for nothing** (:func:`apply_closing`): a
+  directed post read as ``closing`` ("Cheers, will leave it out", "Brilliant,
+  see you tomorrow") after an own reply in the thread does not set the flag,
+  and settles its author's own wait; someone else's wait stands. Otherwise
+  thank-yous would top the reply queue, asking us to answer a goodbye.
 * **Unanswered own posts**: own posts in a row that nobody has answered since
   (answered = someone else replied to an own post or author, or mentioned an
   own handle; talking past us in the same thread is not an answer). Two or
@@ -32,7 +37,9 @@ individually (id, author, time, role), and at most ``MAX_PARTICIPANTS``
 authors with their post counts. The bound is also the write cost: the whole
 state goes to the table's changelog on every post of the thread, and at 200
 posts it is about 30 KB (at 1000 it was 150 KB and 3 ms of (de)serialising
-per post, measured). Totals (``post_count``, ``own_posts``,
+per post, measured). What the view needs (each post's action and score, three
+posts as displayed) adds about a quarter: 42 KB became 54 KB at 200 posts with
+19-digit X ids, 2 ms to load and dump, measured. Totals (``post_count``, ``own_posts``,
 ``give``, ``ask``) keep counting past the window. A replay of a post older
 than the window would be counted again; replays come from recent offsets,
 so this does not happen in practice.
@@ -42,35 +49,64 @@ retention cutoff and participants not seen since are forgotten, so the
 conversations table keeps nobody longer than ``TOWNSQUARE_RETENTION_DAYS``
 allows. :func:`erase_author` forgets one person altogether (an erasure
 request).
+
+What an analyst reads of a thread (:func:`conversation_view`, published on
+``conversations.state``) is kept here too, so it can be rebuilt after a
+delete, an erasure or the retention sweep without the posts: each remembered
+post's recommended action and joinability (:func:`remember_enriched`), and
+the ``RECENT_POSTS`` newest posts as displayed (handle, text cut to
+``LAST_POST_TEXT`` characters, url), so a deleted last post has a stand-in.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from processors.profile import Organisation, normalize_handle
-from schemas.models import CanonicalPost, ConversationSummary
+from schemas.models import (
+    Action,
+    CanonicalPost,
+    ConversationSummary,
+    ConversationView,
+    EnrichedPost,
+    LastPost,
+)
 
 __all__ = [
+    "LAST_POST_TEXT",
     "MAX_PARTICIPANTS",
     "MAX_POSTS",
+    "RECENT_POSTS",
+    "VIEW_PARTICIPANTS",
     "ConversationState",
     "PostRef",
+    "apply_closing",
     "apply_delete",
     "apply_post",
+    "conversation_view",
     "erase_author",
     "expire",
+    "is_empty",
     "is_own_post",
+    "remember_enriched",
     "summarise",
 ]
 
 MAX_POSTS = 200
 MAX_HOSTILE = 50
 MAX_PARTICIPANTS = 1000
+RECENT_POSTS = 3
+"""Newest posts kept as displayed: the last post and two stand-ins should it be deleted.
+
+Each costs up to ~0.7 KB on every changelog write of the thread, hence so few."""
+LAST_POST_TEXT = 500
+"""Characters of a displayed post's text that the state (and the view) keep."""
+VIEW_PARTICIPANTS = 100
+"""Participant ids a published view names at most (the most recently seen)."""
 
 _APPRECIATION = re.compile(
     r"\b(?:thanks?|thank you|thx|congrat(?:s|ulations)|well done|kudos|shout-?out|love this"
@@ -98,6 +134,15 @@ class PostRef(BaseModel):
     reply: bool = Field(default=False, description="Has in_reply_to.")
     replied_to_author: str | None = Field(
         default=None, description="Author id of the post this one replies to, when known."
+    )
+    action: Action | None = Field(
+        default=None,
+        description="Its recommended action once enriched (None in states stored before).",
+    )
+    score: float | None = Field(default=None, description="Its joinability score once enriched.")
+    closing: bool = Field(
+        default=False,
+        description="A closing acknowledgement of our answer: it waits for no reply.",
     )
 
 
@@ -139,6 +184,12 @@ class ConversationState(BaseModel):
         description="Authors who posted abuse, threats or hate here (bounded), so a pile-on "
         "is read as one.",
     )
+    recent_posts: list[LastPost] = Field(
+        default_factory=list,
+        description=f"The {RECENT_POSTS} newest posts by created_at as an analyst reads them, "
+        "oldest first (text cut, empty when redacted). States stored before it existed load "
+        "with it empty until the next post.",
+    )
 
     @property
     def post_ids(self) -> list[str]:
@@ -158,6 +209,7 @@ class ConversationState(BaseModel):
                 "own_author_ids": list(self.own_author_ids),
                 "deleted_post_ids": list(self.deleted_post_ids),
                 "hostile_authors": list(self.hostile_authors),
+                "recent_posts": list(self.recent_posts),
             }
         )
 
@@ -177,6 +229,29 @@ class ConversationState(BaseModel):
 
     def ref(self, post_id: str) -> PostRef | None:
         return next((p for p in self.posts if p.id == post_id), None)
+
+    @property
+    def last_post(self) -> LastPost | None:
+        """The newest post by ``created_at`` (None before the first, or when all kept went)."""
+        return self.recent_posts[-1] if self.recent_posts else None
+
+    @property
+    def last_action(self) -> Action | None:
+        """The action recommended for the last post to arrive that is still remembered.
+
+        Arrival order, not ``created_at``: the post enriched last. A replay or an
+        edit does not move a post, so re-enriching an old post changes nothing here.
+        """
+        return next((p.action for p in reversed(self.posts) if p.action is not None), None)
+
+    @property
+    def best(self) -> PostRef | None:
+        """The remembered post of someone else with the highest joinability (first on a tie).
+
+        Our own posts are left out: there is nothing for us to join in them.
+        """
+        scored = [p for p in self.posts if p.score is not None and not p.own]
+        return max(scored, key=lambda p: p.score or 0.0) if scored else None
 
 
 def is_own_post(post: CanonicalPost, org: Organisation) -> bool:
@@ -298,21 +373,31 @@ def apply_post(
 
 
 def _replay_awaiting(state: ConversationState) -> None:
-    """Recompute the awaiting flag and streak from the remembered posts, in order."""
+    """Recompute the awaiting flag and streak from the remembered posts, in order.
+
+    A closing post never sets the flag and settles its own author's wait, as
+    :func:`apply_closing` decided when it arrived.
+    """
     state.awaiting_org_reply, state.awaiting_since, state.awaiting_post_id = False, None, None
     streak = 0
+    waiting_author: str | None = None
     for ref in state.posts:
         if ref.own:
             streak += 1
             if ref.reply:
                 state.awaiting_org_reply, state.awaiting_since = False, None
-                state.awaiting_post_id = None
+                state.awaiting_post_id = waiting_author = None
         else:
             if ref.answers_org:
                 streak = 0
-            if ref.directed and not state.awaiting_org_reply:
+            if ref.closing:
+                if state.awaiting_org_reply and waiting_author == ref.author_id:
+                    state.awaiting_org_reply, state.awaiting_since = False, None
+                    state.awaiting_post_id = waiting_author = None
+            elif ref.directed and not state.awaiting_org_reply:
                 state.awaiting_org_reply = True
                 state.awaiting_since, state.awaiting_post_id = ref.created_at, ref.id
+                waiting_author = ref.author_id
     state.unanswered_org_posts = streak
 
 
@@ -325,10 +410,14 @@ def apply_delete(state: ConversationState | None, post_id: str) -> ConversationS
 
     What can be undone: counts, participants, the give/ask ledger, last
     activity and last own post time, the awaiting flag and the unanswered
-    streak (recomputed from the remembered posts). What cannot: a post older
-    than the last ``MAX_POSTS`` (only its id is recorded, so it is never
-    re-counted), and the "directed at us" decision of later posts made while
-    a now-deleted own post was in the thread.
+    streak (recomputed from the remembered posts), and what the view shows:
+    a deleted last post gives way to the newest of the other ``RECENT_POSTS``
+    kept as displayed (None when none is left, until the next post), and the
+    last action and best joinability are those of the remembered posts that
+    remain (None when none was scored). What cannot: a post older than the
+    last ``MAX_POSTS`` (only its id is recorded, so it is never re-counted),
+    and the "directed at us" decision of later posts made while a now-deleted
+    own post was in the thread.
     """
     if state is None:
         return None
@@ -336,6 +425,7 @@ def apply_delete(state: ConversationState | None, post_id: str) -> ConversationS
     if post_id not in new.deleted_post_ids:
         new.deleted_post_ids.append(post_id)
         del new.deleted_post_ids[:-MAX_POSTS]
+    new.recent_posts = [p for p in new.recent_posts if p.id != post_id]
     ref = new.ref(post_id)
     if ref is None:
         return new
@@ -382,6 +472,10 @@ def expire(state: ConversationState, cutoff: datetime) -> ConversationState:
     ``last_org_post_at`` are cleared when they fall before ``cutoff`` (both are
     maxima, so a time at or after it belongs to a post that stays).
 
+    The displayed posts created before ``cutoff`` go too, so the last post is
+    the newest displayed one left, or None; last action and best joinability
+    are read from the remaining posts (see :func:`apply_delete`).
+
     Stays: the totals (``post_count``, ``own_posts``, ``give``, ``ask``), which
     are counts and name nobody; ``own_author_ids``, the organisation's own
     accounts; ``deleted_post_ids``, at most ``MAX_POSTS`` ids with no text or
@@ -392,6 +486,7 @@ def expire(state: ConversationState, cutoff: datetime) -> ConversationState:
     """
     new = state.evolve()
     new.posts = [p for p in new.posts if p.created_at >= cutoff]
+    new.recent_posts = [p for p in new.recent_posts if p.created_at >= cutoff]
     for author in list(new.participants):
         seen = _last_seen(state, author)
         if seen is None or seen < cutoff:
@@ -417,9 +512,15 @@ def erase_author(state: ConversationState, author_id: str) -> ConversationState:
     too (``post_count`` by their participant count, which covers posts beyond
     the remembered window; ``own_posts`` and give/ask by their remembered own
     posts). The awaiting flag, streak, ``last_activity`` and
-    ``last_org_post_at`` are recomputed as :func:`apply_delete` recomputes them.
+    ``last_org_post_at`` are recomputed as :func:`apply_delete` recomputes them,
+    and so is what the view shows: their displayed posts go (a last post of
+    theirs gives way to the newest displayed post of someone else, or None),
+    and last action and best joinability come from the posts that remain.
+    Others' posts that quote or @mention them keep their text, as the posts
+    index keeps those posts.
     """
     new = state.evolve()
+    new.recent_posts = [p for p in new.recent_posts if p.author_id != author_id]
     theirs = [p for p in new.posts if p.author_id == author_id]
     for ref in theirs:
         if ref.id not in new.deleted_post_ids:
@@ -470,4 +571,131 @@ def summarise(state: ConversationState) -> ConversationSummary:
         unanswered_org_posts=state.unanswered_org_posts,
         give=state.give,
         ask=state.ask,
+    )
+
+
+def apply_closing(
+    state: ConversationState, post_id: str, before: ConversationState | None
+) -> ConversationState:
+    """The state once ``post_id`` is read as a closing acknowledgement addressed to us.
+
+    ``state`` is the one :func:`apply_post` returned for the post, ``before`` the
+    one it was applied to: the reading that finds a closing post needs the
+    state after the post, so this step comes after it. It applies to a
+    directed post of someone else that comes after an own reply in the thread
+    (one created no later than it): "Cheers, will leave it out" answers our
+    answer and waits for nothing, so it must not put the thread back in the
+    reply queue. The post is marked ``closing`` (so replays of the awaiting
+    flag after a delete agree), and the thread is left not awaiting, unless
+    someone else was already waiting before it (their question still stands;
+    one person's thanks does not settle another's wait). A wait whose post is
+    beyond the remembered window counts as someone else's. A replay of a post
+    already in ``before`` changes nothing.
+    """
+    ref = state.ref(post_id)
+    if ref is None or ref.own or not ref.directed or ref.closing:
+        return state
+    if before is not None and before.ref(post_id) is not None:
+        return state
+    if not any(p.own and p.reply and p.created_at <= ref.created_at for p in state.posts):
+        return state
+    new = state.evolve()
+    new.posts = [
+        p.model_copy(update={"closing": True}) if p.id == post_id else p for p in new.posts
+    ]
+    waiting = before is not None and before.awaiting_org_reply
+    if before is not None and waiting and before.awaiting_post_id is not None:
+        waiter = before.ref(before.awaiting_post_id)
+        waiting = waiter is None or waiter.author_id != ref.author_id
+    if before is not None and waiting:
+        new.awaiting_org_reply = True
+        new.awaiting_since, new.awaiting_post_id = before.awaiting_since, before.awaiting_post_id
+    else:
+        new.awaiting_org_reply, new.awaiting_since, new.awaiting_post_id = False, None, None
+    return new
+
+
+def remember_enriched(state: ConversationState, post: EnrichedPost) -> ConversationState:
+    """The state with what the view shows of ``post``, once it is enriched (and redacted).
+
+    Its remembered entry keeps the recommended action and the joinability
+    score (the view's last action and best post, recomputable after a
+    delete), and the post joins the ``RECENT_POSTS`` newest posts as
+    displayed when it is one of them by ``created_at``: a late post older than
+    those kept does not displace them. An edit replaces the displayed text.
+    Called with the post as published, so a redacted post is kept with an
+    empty text and no url. A post the state does not hold (deleted) is not
+    remembered.
+    """
+    if post.id in state.deleted_post_ids:
+        return state
+    new = state.evolve()
+    action, score = post.joinability.action, post.joinability.score
+    new.posts = [
+        p.model_copy(update={"action": action, "score": score}) if p.id == post.id else p
+        for p in new.posts
+    ]
+    shown = LastPost(
+        id=post.id,
+        author_id=post.author.id,
+        handle=post.author.handle,
+        created_at=post.created_at,
+        text=post.text[:LAST_POST_TEXT],
+        url=post.url,
+        action=action,
+    )
+    kept = [p for p in new.recent_posts if p.id != post.id]
+    if len(kept) < RECENT_POSTS or post.created_at >= kept[0].created_at:
+        kept.append(shown)
+        kept.sort(key=lambda p: p.created_at)  # stable: equal times keep arrival order
+        del kept[:-RECENT_POSTS]
+    new.recent_posts = kept
+    return new
+
+
+def is_empty(state: ConversationState) -> bool:
+    """Nobody's post is counted any more (all deleted or erased): the thread has nothing to show.
+
+    Its state still remembers the deleted ids, so a replay cannot bring a post
+    back, but its published view is a tombstone.
+    """
+    return state.post_count == 0 and not state.participants and not state.posts
+
+
+def _seen_order(state: ConversationState) -> list[str]:
+    """Participant ids, most recently seen first (ties and unknown times by id)."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    ids = sorted(state.participants)
+    return sorted(ids, key=lambda a: _last_seen(state, a) or floor, reverse=True)
+
+
+def conversation_view(state: ConversationState, platform: str, now: datetime) -> ConversationView:
+    """The published current state of the thread (``conversations.state``), as of ``now``.
+
+    Pure: what it shows is what the state holds, so after a delete, an
+    erasure or the retention sweep the view names nobody the state forgot.
+    ``participant_ids`` lists at most ``VIEW_PARTICIPANTS`` ids, the most
+    recently seen first; ``participants`` still counts them all.
+    """
+    best = state.best
+    return ConversationView(
+        conversation_id=state.conversation_id,
+        platform=platform,
+        posts=state.post_count,
+        participants=len(state.participants),
+        participant_ids=_seen_order(state)[:VIEW_PARTICIPANTS],
+        own_posts=state.own_posts,
+        give=state.give,
+        ask=state.ask,
+        last_activity=state.last_activity,
+        last_org_post_at=state.last_org_post_at,
+        awaiting_org_reply=state.awaiting_org_reply,
+        awaiting_since=state.awaiting_since,
+        awaiting_post_id=state.awaiting_post_id,
+        unanswered_org_posts=state.unanswered_org_posts,
+        last_post=state.last_post,
+        last_action=state.last_action,
+        best_joinability=best.score if best is not None else None,
+        best_post_id=best.id if best is not None else None,
+        updated_at=now,
     )

@@ -23,9 +23,11 @@ from typing import Any, Protocol
 
 from processors.conversation import (
     ConversationState,
+    apply_closing,
     apply_delete,
     apply_post,
     is_own_post,
+    remember_enriched,
     summarise,
 )
 from processors.entities import EntityExtractor
@@ -75,6 +77,8 @@ class Classifier(Protocol):
 
 
 STAGE = "enrich"
+_ADDRESSED = ("mention", "reply", "thread")
+"""The reading's ways of addressing us that make a closing post an answer to our answer."""
 
 
 def enrich_post(
@@ -89,7 +93,14 @@ def enrich_post(
 
     With the profile's ``redact_personal_topics`` on, a post flagged with a
     personal topic is returned redacted; the state is computed from the whole
-    post either way.
+    post either way, but what it keeps for display (the thread's last post)
+    is the post as published, so a redacted post shows no text there either.
+
+    The reading needs the state after the post, so a post read as
+    ``closing`` and addressed to us is settled afterwards
+    (:func:`processors.conversation.apply_closing`): a thank-you after our
+    answer leaves the thread out of the reply queue, in the state and in the
+    snapshot this post carries.
     """
     if post.kind == "delete":
         raise ValueError(f"{post.id}: a delete is not enriched; use apply_delete()")
@@ -99,6 +110,8 @@ def enrich_post(
         )
     new_state = apply_post(state, post, org)
     reading = read_post(post, new_state, org, entities, scores)
+    if reading.kind == "closing" and reading.addressed in _ADDRESSED:
+        new_state = apply_closing(new_state, post.id, state)
     if not post.author.is_org_account and any(s.name in HOSTILE_SIGNALS for s in reading.signals):
         new_state.mark_hostile(post.author.id)
     stakeholders = label_stakeholders(post, org, reading, entities, new_state)
@@ -120,7 +133,7 @@ def enrich_post(
     )
     if org.redact_personal_topics and touches_personal(enriched):
         enriched = redact(enriched)
-    return enriched, new_state
+    return enriched, remember_enriched(new_state, enriched)
 
 
 def forget_post(state: ConversationState | None, delete: CanonicalPost) -> ConversationState:

@@ -65,7 +65,7 @@ _ME = r"(?:i|i'm|i've|i'd|i'll|im|ive|my|me|mine|myself)"
 
 # --- personal topics -------------------------------------------------------------------------
 SELF_HARM = _rx(
-    r"suicid(?:e|al)|self[- ]harm(?:ing)?|kill(?:ing)? myself|end(?:ing)? it all"
+    r"suicid(?:e|al)|self[- ]harm(?:ing)?|kill(?:ing)? myself|end(?:ing)? (?:it all|my life)"
     r"|want(?:ed)? to die|don'?t want to (?:live|be here)|overdos(?:e|ed)|cutting myself"
 )
 GRIEF = _rx(

@@ -62,6 +62,13 @@ DEFAULT_THRESHOLDS = Thresholds()
 TITLED = 0.8
 """The news signal's score for a title-case headline with a link (how outlets post)."""
 _CLOSING_MAX_WORDS = 14
+_SIGN_OFF = re.compile(
+    r"\b(?:see you (?:tomorrow|soon|then|later|there|next week|on \w+day)|speak soon|talk soon"
+    r"|take care|bye|have a (?:good|great|nice|lovely) (?:day|one|weekend|evening|night))\b",
+    re.IGNORECASE,
+)
+"""A goodbye ("see you tomorrow", "have a good day"): in a short post after our answer, the
+conversation is over for now."""
 _HEADLINE_MIN_WORDS = 5
 
 
@@ -319,7 +326,11 @@ def _kind(
     answering = post.in_reply_to is not None or (state is not None and state.own_posts > 0)
     to_us = addressed in ("mention", "reply", "thread") and answering
     resolved = lx.RESOLVED.search(text)
-    acknowledges = "thanks" in has or lx.ACK.search(text) is not None
+    # A goodbye acknowledges as surely as a thanks: "Brilliant, see you tomorrow" after
+    # our answer is closing, not praise that waits for a reply.
+    acknowledges = (
+        "thanks" in has or lx.ACK.search(text) is not None or _SIGN_OFF.search(text) is not None
+    )
     gave_up = lx.GIVE_UP.search(text)
     settled = (gave_up and not ("problem" in has and "?" in text)) or (
         resolved and "?" not in text and "request" not in has
@@ -329,7 +340,9 @@ def _kind(
         found.add("closing", 0.8, f"says it is settled ('{what}')")
         return "closing"
     if to_us and short and acknowledges and "problem" not in has and not asks:
-        found.add("closing", 0.8, "a short thank-you or acknowledgement")
+        bye = _SIGN_OFF.search(text)
+        what = f"a goodbye ('{bye.group(0)}')" if bye else "a short thank-you or acknowledgement"
+        found.add("closing", 0.8, what)
         return "closing"
     if "problem" in has:
         return "complaint"

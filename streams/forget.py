@@ -18,7 +18,16 @@ The order of the steps is the guarantee:
    on ``posts.by_id`` makes locate drop the post's entry (a changelog
    tombstone).
 4. **Delete the documents** at once, each in the concrete index that holds it,
-   rather than waiting for the pipeline.
+   rather than waiting for the pipeline. The conversations index holds one
+   document per thread, which stays for the others in it: every document
+   naming the person (``participant_ids``, ``last_post``) is scrubbed at once
+   instead (their id, a last post of theirs, pointers at their posts;
+   written with optimistic concurrency, so a newer view from the pipeline is
+   never overwritten with an older one), and the pipeline's erased view
+   replaces it soon after. A thread that names them although none of their
+   posts is stored (a post the index refused, say) gets a delete of its own
+   on ``posts.normalized`` too, so enrich erases them from that thread's
+   state and view as well.
 5. **Sweep again** after ``settle`` seconds: a post that was already past
    normalize and enrich when the erasure was recorded can land in the index
    after step 2 looked; the sweep finds and removes it the same way.
@@ -46,7 +55,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 from kafka import KafkaAdminClient, KafkaProducer
 
 from processors.erasure import subject_forms
@@ -90,6 +99,8 @@ class ForgetReport:
     conversations: set[str] = field(default_factory=set)
     late: int = 0
     first_requested_at: datetime | None = None
+    scrubbed: int = 0
+    """Conversations documents cleaned of the person (they stay, for the others)."""
 
     @property
     def total(self) -> int:
@@ -147,11 +158,17 @@ def _person_query(
         as_id, as_handle = subject_forms(subject)
         handle_field = "author_handle" if family == "alerts" else "author.handle"
         should.append({"term": {handle_field: {"value": as_handle, "case_insensitive": True}}})
-        if family != "alerts":
+        if family == "alerts":
+            # A spike alert names the handles and posts that drove it: it goes as a whole.
+            should.append(
+                {"term": {"spike.authors": {"value": as_handle, "case_insensitive": True}}}
+            )
+        else:
             should.append({"term": {"author.id": as_id}})
     ids = list(post_ids)
     if family == "alerts" and ids:
         should.append({"terms": {"post_id": ids}})
+        should.append({"terms": {"spike.post_ids": ids}})
     query: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
     if platform:
         query["bool"]["filter"] = [{"term": {"platform": platform}}]
@@ -261,6 +278,174 @@ def _pipeline_messages(outbox: _Outbox, stored: Iterable[StoredPost], now: datet
         outbox.send(BY_ID, s.post_id, forget_record(s.post_id))
 
 
+@dataclass(frozen=True)
+class StoredView:
+    """A conversations document that names the person: where it is and which version."""
+
+    index: str
+    id: str
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the person is known by in stored documents: author ids, handles, post ids."""
+
+    author_ids: frozenset[str]
+    handles: frozenset[str]
+    post_ids: frozenset[str]
+
+
+def _identity(subjects: Iterable[str], stored: Iterable[StoredPost]) -> Identity:
+    ids: set[str] = set()
+    handles: set[str] = set()
+    for subject in subjects:
+        as_id, as_handle = subject_forms(subject)
+        if ":" in as_id:
+            ids.add(as_id)
+        handles.add(as_handle)
+    posts: set[str] = set()
+    for s in stored:
+        if s.family != "posts":
+            continue
+        if s.author_id:
+            ids.add(s.author_id)
+        if s.handle:
+            handles.add(normalize_handle(s.handle))
+        if s.post_id:
+            posts.add(s.post_id)
+    return Identity(frozenset(ids), frozenset(handles), frozenset(posts))
+
+
+def _views_query(who: Identity, platform: str | None) -> dict[str, Any]:
+    should: list[dict[str, Any]] = [
+        {"term": {"last_post.handle": {"value": h, "case_insensitive": True}}}
+        for h in sorted(who.handles)
+    ]
+    if who.author_ids:
+        ids = sorted(who.author_ids)
+        should += [{"terms": {"participant_ids": ids}}, {"terms": {"last_post.author_id": ids}}]
+    if who.post_ids:
+        posts = sorted(who.post_ids)
+        should += [
+            {"terms": {"last_post.id": posts}},
+            {"terms": {"awaiting_post_id": posts}},
+            {"terms": {"best_post_id": posts}},
+        ]
+    query: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
+    if platform:
+        query["bool"]["filter"] = [{"term": {"platform": platform}}]
+    return query
+
+
+def find_views(
+    es: Elasticsearch, settings: Settings, who: Identity, platform: str | None
+) -> list[StoredView]:
+    """Every conversations document that names the person, in every index of the family."""
+    found: list[StoredView] = []
+    for hit in helpers.scan(
+        es,
+        index=f"{settings.index_alias('conversations')}-*",
+        query={"query": _views_query(who, platform), "seq_no_primary_term": True},
+        size=500,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    ):
+        found.append(
+            StoredView(
+                hit["_index"],
+                hit["_id"],
+                int(hit["_seq_no"]),
+                int(hit["_primary_term"]),
+                dict(hit.get("_source") or {}),
+            )
+        )
+    return found
+
+
+SCRUB_ATTEMPTS = 5
+"""Reads and writes of one document before giving up: the pipeline may be rewriting it."""
+
+
+def _scrub_views(es: Elasticsearch, views: Iterable[StoredView], who: Identity) -> int:
+    """Clean each document of the person in place; how many were changed.
+
+    Written only over the version read (``if_seq_no``): a view the pipeline
+    wrote in between is read again and cleaned again, never overwritten by
+    the older one.
+    """
+    from streams.es.conversations import scrub_document
+
+    scrubbed = 0
+    for view in views:
+        current: StoredView | None = view
+        for _attempt in range(SCRUB_ATTEMPTS):
+            assert current is not None
+            clean = scrub_document(current.source, who.author_ids, who.handles, who.post_ids)
+            if clean is None:
+                break  # the pipeline's erased view got there first
+            try:
+                es.index(
+                    index=current.index,
+                    id=current.id,
+                    document=clean,
+                    if_seq_no=current.seq_no,
+                    if_primary_term=current.primary_term,
+                    refresh=True,
+                )
+                scrubbed += 1
+                break
+            except ConflictError:
+                try:
+                    got = es.get(index=current.index, id=current.id)
+                except NotFoundError:
+                    break  # the thread is gone altogether
+                current = StoredView(
+                    current.index,
+                    current.id,
+                    int(got["_seq_no"]),
+                    int(got["_primary_term"]),
+                    dict(got["_source"]),
+                )
+        else:
+            raise ForgetError(
+                f"the conversations document {view.id} kept changing while it was cleaned; "
+                "run forget again"
+            )
+    return scrubbed
+
+
+def _view_erasures(
+    outbox: _Outbox, views: Iterable[StoredView], stored: Iterable[StoredPost], now: datetime
+) -> None:
+    """A delete for each thread that names the person although no post of theirs is stored.
+
+    The enrich stage erases a person from a thread's state when it applies a
+    delete of theirs, so such a thread needs one too: of their last post when
+    the document shows it, else of an id no post has (``erasure:<thread>``),
+    which the state records as deleted (harmlessly) before it erases them.
+    """
+    reached = {s.conversation_id for s in stored if s.family == "posts"}
+    for view in views:
+        doc = view.source
+        conversation = doc.get("conversation_id")
+        last = doc.get("last_post") or {}
+        author = last.get("author_id")
+        if not conversation or conversation in reached or not author:
+            continue
+        delete = CanonicalPost(
+            kind="delete",
+            id=str(last.get("id") or f"erasure:{conversation}"),
+            platform=str(doc.get("platform") or conversation.split(":", 1)[0]),
+            created_at=now,
+            author=Author(id=str(author), handle=last.get("handle")),
+            conversation_id=str(conversation),
+        )
+        outbox.send(NORMALIZED, str(conversation), delete.model_dump_json().encode())
+
+
 def _check_topic(settings: Settings) -> None:
     admin = KafkaAdminClient(client_id="townsquare-forget", **kafka_python_config(settings))
     try:
@@ -333,19 +518,29 @@ def forget(
             )
             outbox.send(ERASURES, record.key(), record.model_dump_json().encode())
         outbox.confirm()
+        seen: list[StoredPost] = []
         for sweep in range(2):
             if sweep:
                 on_step(f"waiting {settle:.0f} s for posts in flight, then sweeping again")
                 time.sleep(settle)
             on_step("finding stored posts")
             stored = find_stored(client, settings, subjects, platform)
+            seen += stored  # the second sweep still knows the ids the first one found
+            who = _identity(subjects, seen)
+            views = find_views(client, settings, who, platform)
             _pipeline_messages(outbox, stored, now)
+            _view_erasures(outbox, views, stored, now)
             outbox.confirm()
             on_step(f"deleting {len(stored)} documents")
             removed = _delete_documents(client, stored)
             report.removed.update(removed)
             report.post_ids += [s.post_id for s in stored if s.family == "posts" and s.post_id]
             report.conversations |= {s.conversation_id for s in stored if s.conversation_id}
+            on_step(f"cleaning {len(views)} conversations documents")
+            report.scrubbed += _scrub_views(client, views, who)
+            report.conversations |= {
+                str(v.source["conversation_id"]) for v in views if v.source.get("conversation_id")
+            }
             if sweep:
                 report.late = sum(removed.values())
         on_step("writing the audit record")

@@ -37,8 +37,9 @@ def search(
         bool,
         typer.Option(
             "--awaiting-reply",
-            help="Posts that arrived while their conversation awaited our reply "
-            "(`townsquare conversations --awaiting-reply` lists the threads waiting now).",
+            help="Posts of the conversations awaiting our reply now: their ids are "
+            "looked up in the conversations index (as `townsquare conversations "
+            "--awaiting-reply` lists them), then their posts are searched.",
         ),
     ] = False,
     since: Annotated[str | None, typer.Option(help="Only posts newer than e.g. 24h, 7d.")] = None,
@@ -48,6 +49,7 @@ def search(
 ) -> None:
     """Search enriched posts in Elasticsearch, best joinability first."""
     from streams.es.client import sync_client
+    from streams.es.conversations import awaiting_ids
     from streams.es.search import PostFilter, parse_duration, posts_query, posts_sort
 
     settings = get_settings()
@@ -60,12 +62,17 @@ def search(
         min_joinability=min_joinability,
         actions=action,
         stakeholders=stakeholder,
-        awaiting_reply=awaiting_reply,
         since=window,
         platforms=platform,
     )
     es = sync_client(settings)
     try:
+        if awaiting_reply:
+            # One meaning of "awaiting" everywhere: the threads waiting now.
+            waiting = awaiting_ids(es, settings.index_alias("conversations"))
+            if waiting.truncated:
+                err.print("[yellow]warning:[/] too many threads await a reply; the oldest are read")
+            flt.conversation_ids = waiting.ids
         resp = es.search(
             index=settings.index_alias("posts"),
             query=posts_query(flt),
@@ -119,9 +126,12 @@ def conversations(
         typer.Option(help="Reference time (ISO 8601) for waiting times; default: the clock."),
     ] = None,
 ) -> None:
-    """Conversations as they stand now: who waits for us, for how long, against the reply SLA."""
+    """Conversations as they stand now: who waits for us, for how long, against the reply SLA.
+
+    Reads the conversations index (one document per thread, its current state).
+    """
     from streams.es.client import sync_client
-    from streams.es.conversations import conversation_record, find_latest
+    from streams.es.conversations import conversation_record, find_conversations
     from streams.profiles import profile_for
 
     settings = get_settings()
@@ -132,14 +142,12 @@ def conversations(
     sla_minutes = profile_for(settings).reply_sla_minutes
     es = sync_client(settings)
     try:
-        found = find_latest(es, settings.index_alias("posts"), awaiting_reply, limit)
+        found = find_conversations(es, settings.index_alias("conversations"), awaiting_reply, limit)
     except Exception as exc:
         fail(f"search failed: {exc}. Is Elasticsearch reachable and `townsquare setup` done?")
     finally:
         es.close()
-    records = [conversation_record(c, reference, sla_minutes) for c in found.conversations]
-    if found.truncated:
-        err.print("[yellow]warning:[/] too many conversations matched; only the first were read")
+    records = [conversation_record(c, reference, sla_minutes) for c in found]
     if as_json:
         for record in records:
             sys.stdout.write(json.dumps(record) + "\n")

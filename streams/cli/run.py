@@ -2,8 +2,9 @@
 
 Starts the local servers if no external ones are configured, runs setup,
 starts the worker as a child process, replays the corpus, waits until every
-post id is searchable, prints a summary, and stops what it started (unless
-``--keep-running``). A second run is harmless: ids are stable, so the same
+post id is searchable and every thread's document in the conversations index
+is as current as its posts, prints a summary, and stops what it started
+(unless ``--keep-running``). A second run is harmless: ids are stable, so the same
 documents are overwritten and conversation state ignores posts it has seen.
 """
 
@@ -15,10 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, NotFoundError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -99,11 +101,89 @@ def wait_until_indexed(
     return found
 
 
+def stale_conversations(
+    es: Elasticsearch, posts_alias: str, conversations_alias: str, ids: list[str]
+) -> list[str]:
+    """Threads of ``ids`` whose conversations document is older than their last enriched post.
+
+    The enrich stage publishes a thread's view with the same time stamp as the
+    post it just enriched (``updated_at`` = ``processed_at.enrich``), and the
+    index stage writes posts and views from two topics, so a view may lag its
+    post by a batch. A thread is current once its document's ``updated_at``
+    has caught up with the newest ``processed_at.enrich`` among its posts.
+    """
+    es.indices.refresh(index=posts_alias)
+    resp = es.search(
+        index=posts_alias,
+        query={"terms": {"id": ids}},
+        size=len(ids),
+        source_includes=["conversation_id", "processed_at"],
+    )
+    wanted: dict[str, float] = {}
+    for hit in resp["hits"]["hits"]:
+        src = hit["_source"]
+        stamp = _ts(str((src.get("processed_at") or {}).get("enrich") or ""))
+        conv = str(src["conversation_id"])
+        wanted[conv] = max(wanted.get(conv, 0.0), stamp)
+    try:
+        es.indices.refresh(index=conversations_alias)
+        found = es.search(
+            index=conversations_alias,
+            query={"ids": {"values": list(wanted)}},
+            size=max(1, len(wanted)),
+            source_includes=["conversation_id", "updated_at"],
+        )["hits"]["hits"]
+    except NotFoundError:
+        return sorted(wanted)
+    have = {h["_source"]["conversation_id"]: h["_source"]["updated_at"] for h in found}
+    return sorted(c for c, stamp in wanted.items() if c not in have or _ts(have[c]) < stamp)
+
+
+def _ts(value: str) -> float:
+    """An ISO time as seconds (0 for none), so spellings and precisions compare alike."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else 0.0
+
+
+def wait_until_current(
+    es: Elasticsearch,
+    posts_alias: str,
+    conversations_alias: str,
+    ids: list[str],
+    timeout: float,
+) -> list[str]:
+    """Poll until every thread of ``ids`` is current in the conversations index; the stale ones."""
+    deadline = time.monotonic() + timeout
+    stale = stale_conversations(es, posts_alias, conversations_alias, ids)
+    while stale and time.monotonic() < deadline:
+        time.sleep(1.0)
+        stale = stale_conversations(es, posts_alias, conversations_alias, ids)
+    return stale
+
+
+def alerts_by_rule(es: Elasticsearch, alias: str) -> dict[str, int]:
+    """Alerts in the alerts index by rule, most first; none when the alias is not there."""
+    try:
+        resp = es.search(
+            index=alias, size=0, aggs={"rules": {"terms": {"field": "rule", "size": 100}}}
+        )
+    except NotFoundError:
+        return {}
+    buckets = resp.get("aggregations", {}).get("rules", {}).get("buckets", [])
+    return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
+
 ENGAGE = ("reply", "escalate", "appreciate")
 """Actions that ask a person to do something; the demo's top list shows only these."""
 
 
-def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> None:
+def summary(es: Elasticsearch, settings: Settings, ids: list[str], console: Console) -> None:
+    """What the run produced: posts, threads waiting now, alerts, actions, posts to act on.
+
+    Threads awaiting our reply are counted in the conversations index (one
+    document per thread, its current state), the same answer as `townsquare
+    conversations --awaiting-reply` and Kibana's "Waiting for us".
+    """
+    alias = settings.index_alias("posts")
     resp = es.search(
         index=alias,
         query={"terms": {"id": ids}},
@@ -123,18 +203,23 @@ def summary(es: Elasticsearch, alias: str, ids: list[str], console: Console) -> 
         },
     )
     aggs = resp["aggregations"]
-    # A thread's current state is the snapshot on its latest post; counting
-    # posts ever flagged would count threads we have answered since.
-    from streams.es.conversations import MAX_CONVERSATIONS, latest_conversations
+    from streams.es.conversations import count_awaiting
 
-    awaiting = latest_conversations(es, alias, awaiting_only=True, limit=MAX_CONVERSATIONS)
+    conversations = settings.index_alias("conversations")
+    es.indices.refresh(index=conversations, ignore_unavailable=True)
+    awaiting = count_awaiting(es, conversations)
     console.print(
         Text.assemble(
             "\n",
             (f"{resp['hits']['total']['value']} posts indexed", "bold"),
             f" in {aggs['conversations']['value']} conversations; "
-            f"{len(awaiting)} conversations await our reply",
+            f"{awaiting} conversations await our reply",
         )
+    )
+    raised = alerts_by_rule(es, settings.index_alias("alerts"))
+    by_rule = ", ".join(f"{rule} {n}" for rule, n in raised.items())
+    console.print(
+        plain(f"alerts raised: {sum(raised.values())}" + (f" ({by_rule})" if by_rule else ""))
     )
     console.print(
         plain(
@@ -246,7 +331,19 @@ def run_end_to_end(
                 )
             )
             return 1
-        summary(es, alias, ids, console)
+        with console.status("waiting until every conversation is current …"):
+            stale = wait_until_current(
+                es, alias, settings.index_alias("conversations"), ids, min(timeout, 60.0)
+            )
+        if stale:
+            console.print(
+                plain(
+                    f"{len(stale)} conversations not current in the conversations index yet; "
+                    f"the awaiting count may be behind (see {log_path})",
+                    style="yellow",
+                )
+            )
+        summary(es, settings, ids, console)
         es.close()
         return 0
     finally:

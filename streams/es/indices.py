@@ -4,6 +4,14 @@ Templates are JSON files under ``schemas/elasticsearch`` (data, not code). Their
 index patterns are rewritten for the configured prefix. Posts and alerts are
 written through write aliases (``<prefix>-posts``) over numbered indices
 (``<prefix>-posts-000001``), which ILM rolls over where the server supports it.
+
+The conversations family (one document per thread, its current state, from
+``conversations.state``) has a write alias the same way but no ILM policy:
+its documents are updated in place for as long as a thread lives, so an index
+deleted for its age would take live threads with it. A thread's document
+leaves when the thread does (the enrich stage's retention sweep publishes its
+tombstone, the index stage deletes it); ``retention apply`` covers servers
+and mishaps the same way, by ``last_activity``.
 A server without the ILM API (the local stand-in, some managed offerings) gets
 everything else and a plain note saying ILM was skipped and pointing to
 ``townsquare retention apply``; the code never asks which server it is talking to.
@@ -26,7 +34,9 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from streams.settings import Settings
 
-FAMILIES: tuple[str, ...] = ("posts", "alerts")
+FAMILIES: tuple[str, ...] = ("posts", "alerts", "conversations")
+UNMANAGED: frozenset[str] = frozenset({"conversations"})
+"""Families without an ILM policy: current state, not a log (see the module docstring)."""
 
 
 def load_template(family: str) -> dict[str, Any]:
@@ -43,12 +53,13 @@ def load_ilm_policy(retention_days: int) -> dict[str, Any]:
 
 
 def template_for(settings: Settings, family: str) -> dict[str, Any]:
-    """The family's template with this deployment's prefix and ILM policy."""
+    """The family's template with this deployment's prefix and ILM policy (none if UNMANAGED)."""
     body = load_template(family)
     body["index_patterns"] = [f"{settings.index_alias(family)}-*"]
     index_settings = body["template"].setdefault("settings", {})
-    index_settings["index.lifecycle.name"] = ilm_policy_name(settings)
-    index_settings["index.lifecycle.rollover_alias"] = settings.index_alias(family)
+    if family not in UNMANAGED:
+        index_settings["index.lifecycle.name"] = ilm_policy_name(settings)
+        index_settings["index.lifecycle.rollover_alias"] = settings.index_alias(family)
     return body
 
 

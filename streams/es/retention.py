@@ -11,6 +11,14 @@ when the person posted, which is what a retention promise to them means, and a
 backfilled post indexed today must not be kept a full period past its date.
 ILM's index age approximates the same, since indices roll over every few days
 and take posts as they happen.
+
+The conversations family has no ``created_at``: a document is a thread's
+current state. Its age is ``last_activity``, the rule the enrich stage's
+retention sweep drops a thread's state by (and publishes its tombstone for,
+which is how threads normally leave the index). Deleting by it here removes
+what a lost tombstone, or a server restored from an old snapshot, would leave
+behind; a thread with recent activity is never touched, and the participants
+its document still names past retention leave with the sweep's trimmed view.
 """
 
 from __future__ import annotations
@@ -29,9 +37,13 @@ REQUEST_TIMEOUT = 600.0
 slow, and the client's usual 30 s would give up while the server carries on."""
 
 
+AGE_FIELDS: dict[str, str] = {"conversations": "last_activity"}
+"""A family's age field where it is not ``created_at`` (see the module docstring)."""
+
+
 @dataclass(frozen=True)
 class FamilyRetention:
-    """The outcome for one index family (``posts`` or ``alerts``)."""
+    """The outcome for one index family (``posts``, ``alerts`` or ``conversations``)."""
 
     family: str
     pattern: str
@@ -60,9 +72,9 @@ def cutoff_for(days: int, now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) - timedelta(days=days)
 
 
-def older_than(cutoff: datetime) -> dict[str, Any]:
-    """The query for documents posted before ``cutoff`` (``created_at`` is the post's time)."""
-    return {"range": {"created_at": {"lt": cutoff.astimezone(UTC).isoformat()}}}
+def older_than(cutoff: datetime, field: str = "created_at") -> dict[str, Any]:
+    """The query for documents whose ``field`` is before ``cutoff`` (a post's time by default)."""
+    return {"range": {field: {"lt": cutoff.astimezone(UTC).isoformat()}}}
 
 
 def apply_retention(
@@ -82,10 +94,10 @@ def apply_retention(
     """
     days = days if days is not None else settings.retention_days
     cutoff = cutoff_for(days, now)
-    query = older_than(cutoff)
     client = es.options(request_timeout=REQUEST_TIMEOUT)
     results: list[FamilyRetention] = []
     for family in FAMILIES:
+        query = older_than(cutoff, AGE_FIELDS.get(family, "created_at"))
         pattern = f"{settings.index_alias(family)}-*"
         where: dict[str, Any] = {
             "index": pattern,

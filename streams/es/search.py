@@ -1,4 +1,11 @@
-"""Queries analysts and the CLI ask of the posts index, built as plain dicts."""
+"""Queries analysts and the CLI ask of the posts index, built as plain dicts.
+
+"Awaiting our reply" is a thread's current state, which the conversations
+index holds (:mod:`streams.es.conversations`), not the snapshot each post
+carries: a thread answered an hour ago still has its earlier posts flagged.
+So a search for posts awaiting a reply first looks up the threads waiting now
+and then filters posts by those ids (:attr:`PostFilter.conversation_ids`).
+"""
 
 from __future__ import annotations
 
@@ -25,9 +32,11 @@ class PostFilter:
     min_joinability: float | None = None
     actions: list[str] = field(default_factory=list)
     stakeholders: list[str] = field(default_factory=list)
-    awaiting_reply: bool = False
     since: timedelta | None = None
     platforms: list[str] = field(default_factory=list)
+    conversation_ids: list[str] | None = None
+    """Only posts of these threads (e.g. those awaiting our reply now); an empty list
+    matches nothing, None does not filter."""
 
 
 def posts_query(flt: PostFilter) -> dict[str, Any]:
@@ -48,8 +57,8 @@ def posts_query(flt: PostFilter) -> dict[str, Any]:
         filters.append({"terms": {"joinability.action": flt.actions}})
     if flt.stakeholders:
         filters.append({"terms": {"stakeholder_labels": flt.stakeholders}})
-    if flt.awaiting_reply:
-        filters.append({"term": {"conversation.awaiting_org_reply": True}})
+    if flt.conversation_ids is not None:
+        filters.append({"terms": {"conversation_id": list(flt.conversation_ids)}})
     if flt.since is not None:
         seconds = int(flt.since.total_seconds())
         filters.append({"range": {"created_at": {"gte": f"now-{seconds}s"}}})

@@ -4,7 +4,10 @@ Every :data:`EVERY` seconds each enrich worker walks the conversation states
 of the partitions it owns (actively, not as a standby) and applies
 :func:`streams.steps.expiry.expire_stored` with the cutoff ``now -
 TOWNSQUARE_RETENTION_DAYS``: a thread quiet for longer goes (a changelog
-tombstone), older posts and participants leave the rest.
+tombstone), older posts and participants leave the rest. Either way the
+thread's published view follows on ``conversations.state``: a null value for
+a dropped thread (the index stage deletes its document), the trimmed view
+for the rest, so the conversations index forgets whom the table forgot.
 
 A timer has no current event, so the changelog partition of each write is
 named explicitly (:func:`streams.worker.tables.source_partition`). It is the
@@ -15,6 +18,14 @@ written to the changelog partition it was recovered from.
 
 The walk yields to the event loop every :data:`CHUNK` keys, so the enrich
 agent keeps running; a key the agent changed in between is read afresh.
+
+The views are sent as the agents send (``topic.send``; a ``None`` value goes
+out as a Kafka null with the raw serializer). A timer commits no offsets, so
+nothing waits on those sends; a view lost with a crash is sent again by the
+next sweep only if the state still differs, which it does not. The next post
+of a trimmed thread republishes its view anyway, and a dropped thread's
+document is also deleted by ``townsquare retention apply`` (same rule, by
+``last_activity``).
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,17 +56,36 @@ def key_partition(key: str, partitions: int) -> int:
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
+Publish = Callable[[str, bytes | None], Awaitable[Any]]
+"""Send one thread's view (``None``: its tombstone) under its conversation id."""
+
+
+async def _publish_nothing(key: str, value: bytes | None) -> None:
+    return None
+
+
 async def sweep(
-    table: Any, owned: Iterable[int], partitions: int, cutoff: datetime
+    table: Any,
+    owned: Iterable[int],
+    partitions: int,
+    cutoff: datetime,
+    *,
+    now: datetime | None = None,
+    publish: Publish = _publish_nothing,
 ) -> Counter[str]:
-    """Expire the states of ``table`` whose key is in an ``owned`` partition; counts by outcome."""
+    """Expire the states of ``table`` whose key is in an ``owned`` partition; counts by outcome.
+
+    Each changed thread's view (or tombstone) goes to ``publish`` after the
+    table write, stamped ``now`` (default: the clock).
+    """
     mine = set(owned)
+    stamp = now or datetime.now(UTC)
     outcomes: Counter[str] = Counter()
     keys = [k for k in list(table.keys()) if key_partition(k, partitions) in mine]
     for n, key in enumerate(keys, 1):
         stored = table.get(key)
         if stored is not None:
-            expired = expire_stored(stored, cutoff)
+            expired = expire_stored(stored, cutoff, stamp)
             with source_partition(key_partition(key, partitions)):
                 if expired.drop:
                     del table[key]
@@ -63,14 +93,32 @@ async def sweep(
                 elif expired.state is not None:
                     table[key] = expired.state
                     outcomes["trimmed"] += 1
+            if expired.drop:
+                await publish(key, None)
+            elif expired.view is not None:
+                await publish(key, expired.view)
         if n % CHUNK == 0:
             await asyncio.sleep(0)
     return outcomes
 
 
-def register_expiry(app: faust.App, source: faust.TopicT, table: Any, retention_days: int) -> None:
-    """Declare the sweep's timer on ``app`` for the table fed by ``source``."""
+def register_expiry(
+    app: faust.App,
+    source: faust.TopicT,
+    table: Any,
+    retention_days: int,
+    views: faust.TopicT | None = None,
+) -> None:
+    """Declare the sweep's timer on ``app`` for the table fed by ``source``.
+
+    ``views`` is ``conversations.state``, where the sweep publishes what it
+    changed; without it the sweep changes the table only.
+    """
     topic = source.get_topic_name()
+
+    async def publish(key: str, value: bytes | None) -> None:
+        if views is not None:
+            await views.send(key=key, value=value)
 
     @app.timer(EVERY)
     async def expire_conversations() -> None:
@@ -79,7 +127,7 @@ def register_expiry(app: faust.App, source: faust.TopicT, table: Any, retention_
             return
         partitions = app.consumer.topic_partitions(topic) or app.conf.topic_partitions
         cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-        outcomes = await sweep(table, owned, partitions, cutoff)
+        outcomes = await sweep(table, owned, partitions, cutoff, publish=publish)
         if outcomes:
             log.info(
                 "conversation states past retention: %d dropped, %d trimmed",

@@ -35,6 +35,7 @@ STRINGIFIED = {
 REQUIRED_SEARCHES = {
     "Joinable now",
     "Awaiting our reply",
+    "Waiting for us",
     "Media and influencers",
     "Sensitive — listen only",
 }
@@ -73,6 +74,7 @@ def index_fields() -> dict[str, tuple[set[str], list[str]]]:
     return {
         "townsquare-posts": template_fields("posts"),
         "townsquare-alerts": template_fields("alerts"),
+        "townsquare-conversations": template_fields("conversations"),
     }
 
 
@@ -125,7 +127,8 @@ def used_fields(obj: dict[str, Any]) -> set[str]:
     attrs = obj["attributes"]
     names: set[str] = set()
     if obj["type"] == "index-pattern":
-        names.add(attrs["timeFieldName"])
+        if "timeFieldName" in attrs:
+            names.add(attrs["timeFieldName"])
         names |= set(parsed(obj, "fieldFormatMap")) if "fieldFormatMap" in attrs else set()
         names |= set(parsed(obj, "fieldAttrs")) if "fieldAttrs" in attrs else set()
     if obj["type"] == "search":
@@ -182,8 +185,12 @@ def test_data_views() -> None:
     views = {o["id"]: o["attributes"] for o in load_objects() if o["type"] == "index-pattern"}
     assert views["townsquare-posts"]["title"] == "townsquare-posts*"
     assert views["townsquare-alerts"]["title"] == "townsquare-alerts*"
-    for view in views.values():
-        assert view["timeFieldName"] == "created_at"
+    assert views["townsquare-conversations"]["title"] == "townsquare-conversations*"
+    for name in ("townsquare-posts", "townsquare-alerts"):
+        assert views[name]["timeFieldName"] == "created_at"
+    # A thread's document is its state now, not an event: a time field would let the
+    # dashboard's time picker hide the threads that have waited longest.
+    assert "timeFieldName" not in views["townsquare-conversations"]
     # The data view patterns must match the indices behind the write aliases.
     for view_id, view in views.items():
         assert fnmatch.fnmatchcase(f"{view_id}-000001", view["title"])
@@ -198,12 +205,50 @@ def test_required_saved_searches_exist_with_their_queries() -> None:
     assert set(searches) >= REQUIRED_SEARCHES
     assert "joinability.action" in parse_kql(searches["Joinable now"])
     assert "joinability.score" in parse_kql(searches["Joinable now"])
-    assert parse_kql(searches["Awaiting our reply"]) == {"conversation.awaiting_org_reply"}
+    assert parse_kql(searches["Awaiting our reply"]) == {"awaiting_org_reply"}
+    assert parse_kql(searches["Waiting for us"]) == {"awaiting_org_reply"}
     assert parse_kql(searches["Media and influencers"]) == {"stakeholder_labels"}
     assert parse_kql(searches["Sensitive — listen only"]) == {
         "sensitivity.flags",
         "joinability.action",
     }
+
+
+def _object(object_id: str) -> dict[str, Any]:
+    return next(o for o in load_objects() if o["id"] == object_id)
+
+
+def test_waiting_for_us_lists_threads_oldest_wait_first_with_its_columns() -> None:
+    waiting = _object("townsquare-waiting-for-us")
+    attrs = waiting["attributes"]
+    assert attrs["title"] == "Waiting for us"
+    assert search_source(waiting)["query"]["query"] == "awaiting_org_reply:true"
+    assert attrs["sort"] == [["awaiting_since", "asc"]]
+    assert attrs["columns"] == [
+        "last_post.handle",
+        "last_post.text",
+        "awaiting_since",
+        "posts",
+        "last_action",
+    ]
+    assert data_view_of(waiting) == "townsquare-conversations"
+    [dashboard] = [o for o in load_objects() if o["type"] == "dashboard"]
+    assert {"type": "search", "id": "townsquare-waiting-for-us"} in [
+        {"type": r["type"], "id": r["id"]} for r in dashboard["references"]
+    ]
+
+
+def test_awaiting_our_reply_everywhere_reads_the_current_state_of_threads() -> None:
+    """One meaning of "awaiting": threads waiting now, never posts flagged when they arrived."""
+    for object_id in (
+        "townsquare-awaiting-reply",
+        "townsquare-waiting-for-us",
+        "townsquare-vis-awaiting-age",
+    ):
+        assert data_view_of(_object(object_id)) == "townsquare-conversations", object_id
+    for obj in load_objects():
+        fields = used_fields(obj) | {f for q in kql_queries(obj) for f in parse_kql(q)}
+        assert not {f for f in fields if f.startswith("conversation.awaiting")}, obj["id"]
 
 
 def test_every_kql_query_parses() -> None:

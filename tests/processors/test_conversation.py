@@ -1,5 +1,5 @@
 """Conversation state: idempotent, awaiting flag, unanswered streak, give/ask ledger, deletes,
-retention (expire) and erasure of one author."""
+retention (expire) and erasure of one author; closing acknowledgements; the published view."""
 
 from __future__ import annotations
 
@@ -11,17 +11,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.conversation import (
+    LAST_POST_TEXT,
     MAX_POSTS,
+    RECENT_POSTS,
+    VIEW_PARTICIPANTS,
     ConversationState,
+    apply_closing,
     apply_delete,
     apply_post,
+    conversation_view,
     erase_author,
     expire,
+    is_empty,
     is_own_post,
+    remember_enriched,
     summarise,
 )
 from processors.profile import Organisation
-from schemas.models import Author, CanonicalPost, ReplyTarget
+from schemas.models import Action, Author, CanonicalPost, EnrichedPost, Joinability, ReplyTarget
 
 MakePost = Callable[..., CanonicalPost]
 US = "x:acmecouncil"
@@ -427,7 +434,9 @@ def _hypothetical_posts(steps: list[tuple[int, int, int | None, bool, str]]) -> 
             mentions=["AcmeCouncil"] if mention else [],
         )
         made.append(post)
-        state = apply_post(state, post, _ORG)
+        state = remember_enriched(
+            apply_post(state, post, _ORG), _enriched(post, (n % 10) / 10, "reply")
+        )
     return state or ConversationState(conversation_id="x:thread")
 
 
@@ -461,3 +470,299 @@ def test_after_expire_nothing_older_than_the_cutoff_remains(
     for when in (kept.last_activity, kept.last_org_post_at, kept.awaiting_since):
         assert when is None or when >= cutoff
     assert expire(kept, cutoff) == kept
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(_step, max_size=40), victim=st.integers(0, len(_AUTHORS) - 1))
+def test_the_view_after_erase_author_names_them_nowhere_and_points_at_kept_posts(
+    steps: list[tuple[int, int, int | None, bool, str]], victim: int
+) -> None:
+    author_id = _AUTHORS[victim]
+    erased = erase_author(_hypothetical_posts(steps), author_id)
+    view = conversation_view(erased, "x", _T0)
+    assert author_id not in view.model_dump_json()
+    kept = set(erased.post_ids)
+    assert view.best_post_id is None or view.best_post_id in kept
+    assert view.last_post is None or view.last_post.id in {p.id for p in erased.recent_posts}
+    shown = [p.created_at for p in erased.recent_posts]
+    assert shown == sorted(shown) and len(shown) <= RECENT_POSTS
+
+
+# --- what the view shows: last post, last action, best joinability -----------------------
+
+
+def _enriched(post: CanonicalPost, score: float, action: Action) -> EnrichedPost:
+    """The post as enrich publishes it, with only the parts the state keeps filled in."""
+    return EnrichedPost.model_validate(
+        {**post.model_dump(), "joinability": Joinability(score=score, action=action)}
+    )
+
+
+def _remembered(
+    org: Organisation, posts: list[tuple[CanonicalPost, float, Action]]
+) -> ConversationState:
+    state: ConversationState | None = None
+    for post, score, action in posts:
+        state = remember_enriched(apply_post(state, post, org), _enriched(post, score, action))
+    assert state is not None
+    return state
+
+
+def test_states_stored_before_the_view_fields_load_with_them_empty(
+    org: Organisation, make_post: MakePost
+) -> None:
+    stored = json.loads(_run(org, _thread(make_post)).model_dump_json())
+    del stored["recent_posts"]
+    for ref in stored["posts"]:
+        for name in ("action", "score", "closing"):
+            del ref[name]
+    state = ConversationState.model_validate(stored)
+    assert state.recent_posts == [] and state.last_post is None
+    assert state.last_action is None and state.best is None
+    view = conversation_view(state, "x", T_VIEW)
+    assert (view.last_post, view.last_action, view.best_joinability) == (None, None, None)
+
+
+T_VIEW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+
+
+def test_the_state_keeps_the_newest_posts_as_shown_and_each_posts_judgement(
+    org: Organisation, make_post: MakePost
+) -> None:
+    long_text = "@AcmeCouncil " + "the bins again " * 60
+    posts: list[tuple[CanonicalPost, float, Action]] = [
+        (make_post("1", "@AcmeCouncil bins missed", handle="bob", minutes=0), 0.9, "reply"),
+        (
+            make_post("2", "same here", handle="carol", minutes=5, reply_to=("1", "x:bob")),
+            0.4,
+            "listen_only",
+        ),
+        (
+            make_post("3", "On it, Bob", handle="AcmeCouncil", minutes=10, reply_to=("1", "x:bob")),
+            0.0,
+            "do_not_engage",
+        ),
+        (make_post("4", long_text, handle="dee", minutes=20), 0.7, "reply"),
+    ]
+    state = _remembered(org, posts)
+    assert [p.id for p in state.recent_posts] == ["x:2", "x:3", "x:4"]
+    last = state.last_post
+    assert last is not None and last.id == "x:4" and last.handle == "dee"
+    assert len(last.text) == LAST_POST_TEXT and long_text.startswith(last.text)
+    assert last.action == "reply" and last.author_id == "x:dee"
+    assert state.last_action == "reply"
+    best = state.best
+    assert best is not None and (best.id, best.score) == ("x:1", 0.9)
+
+    # A late post (written before the others, enriched last) is the last action,
+    # not the last post, and does not push the newest ones out.
+    late = make_post("0", "@AcmeCouncil still?", handle="eve", minutes=-5)
+    state = remember_enriched(apply_post(state, late, org), _enriched(late, 0.95, "escalate"))
+    assert [p.id for p in state.recent_posts] == ["x:2", "x:3", "x:4"]
+    assert state.last_action == "escalate"
+    assert state.best is not None and state.best.id == "x:0"
+    # A replay changes nothing; an edit replaces the text shown.
+    again = remember_enriched(apply_post(state, late, org), _enriched(late, 0.95, "escalate"))
+    assert again == state
+    edited = make_post(
+        "4", "@AcmeCouncil edited: bins on Elm St", handle="dee", minutes=20, kind="edit"
+    )
+    state = remember_enriched(apply_post(state, edited, org), _enriched(edited, 0.6, "reply"))
+    assert state.last_post is not None and state.last_post.text.startswith("@AcmeCouncil edited")
+    assert state.ref("x:4") is not None and state.ref("x:4").score == 0.6  # type: ignore[union-attr]
+
+
+def test_own_posts_are_never_the_best_post(org: Organisation, make_post: MakePost) -> None:
+    ours = make_post("1", "Bins are on time today", handle="AcmeCouncil")
+    state = _remembered(org, [(ours, 0.8, "do_not_engage")])
+    assert state.best is None and state.last_action == "do_not_engage"
+    assert state.last_post is not None and state.last_post.id == "x:1"
+
+
+def test_a_redacted_post_is_shown_without_its_words(org: Organisation, make_post: MakePost) -> None:
+    post = make_post("1", "@AcmeCouncil my dad passed away, cancel his bins")
+    published = _enriched(post, 0.5, "reply").model_copy(update={"text": "", "url": None})
+    state = remember_enriched(apply_post(None, post, org), published)
+    assert (
+        state.last_post is not None and state.last_post.text == "" and state.last_post.url is None
+    )
+
+
+def test_deleting_the_last_or_best_post_recomputes_from_what_remains(
+    org: Organisation, make_post: MakePost
+) -> None:
+    state = _remembered(
+        org,
+        [
+            (make_post("1", "@AcmeCouncil one", handle="bob", minutes=0), 0.9, "reply"),
+            (make_post("2", "two", handle="carol", minutes=5), 0.3, "listen_only"),
+            (make_post("3", "@AcmeCouncil three", handle="dee", minutes=10), 0.5, "appreciate"),
+        ],
+    )
+    after = apply_delete(state, "x:3")
+    assert after is not None
+    assert after.last_post is not None and after.last_post.id == "x:2"
+    assert after.last_action == "listen_only"
+    after = apply_delete(after, "x:1")
+    assert after is not None and after.best is not None and after.best.id == "x:2"
+    after = apply_delete(after, "x:2")
+    assert after is not None
+    assert (after.last_post, after.last_action, after.best) == (None, None, None)
+    assert is_empty(after), "nothing left to show: the view is a tombstone"
+    assert not is_empty(state)
+
+
+def test_the_last_post_has_no_stand_in_beyond_the_posts_kept_as_shown(
+    org: Organisation, make_post: MakePost
+) -> None:
+    posts = [
+        (make_post(str(i), f"post {i}", handle=f"p{i}", minutes=i), 0.1, "listen_only")
+        for i in range(RECENT_POSTS + 2)
+    ]
+    state = _remembered(org, posts)  # type: ignore[arg-type]
+    for post, _, _ in reversed(posts[2:]):
+        state = apply_delete(state, post.id)  # type: ignore[assignment]
+    assert state.last_post is None, "older posts were never kept as shown: None until the next"
+    assert state.last_action == "listen_only" and state.post_count == 2
+
+
+def test_erase_author_takes_their_shown_posts_and_expire_the_old_ones(
+    org: Organisation, make_post: MakePost
+) -> None:
+    state = _remembered(
+        org,
+        [
+            (make_post("1", "@AcmeCouncil one", handle="bob", minutes=0), 0.9, "reply"),
+            (make_post("2", "@bob two", handle="carol", minutes=5), 0.3, "listen_only"),
+            (make_post("3", "@AcmeCouncil three", handle="bob", minutes=10), 0.5, "reply"),
+        ],
+    )
+    erased = erase_author(state, "x:bob")
+    assert [p.id for p in erased.recent_posts] == ["x:2"]
+    assert erased.last_action == "listen_only" and erased.best is not None
+    assert erased.best.id == "x:2"
+    view = conversation_view(erased, "x", T_VIEW)
+    assert "x:bob" not in view.model_dump_json()
+    assert view.last_post is not None and view.last_post.text == "@bob two", "others' words stay"
+
+    kept = expire(state, _minutes(make_post, 4))
+    assert [p.id for p in kept.recent_posts] == ["x:2", "x:3"]
+    assert kept.best is not None and kept.best.id == "x:3"
+
+
+def test_conversation_view_is_the_state_as_published(
+    org: Organisation, make_post: MakePost
+) -> None:
+    thread = _thread(make_post)
+    state = _remembered(org, [(p, (i + 1) / 5, "reply") for i, p in enumerate(thread)])
+    view = conversation_view(state, "x", T_VIEW)
+    summary = summarise(state)
+    assert view.conversation_id == "x:c1" and view.platform == "x"
+    assert view.updated_at == T_VIEW
+    for name in (
+        "posts",
+        "participants",
+        "own_posts",
+        "give",
+        "ask",
+        "last_activity",
+        "last_org_post_at",
+        "awaiting_org_reply",
+        "awaiting_since",
+        "unanswered_org_posts",
+    ):
+        assert getattr(view, name) == getattr(summary, name), name
+    assert view.awaiting_post_id == state.awaiting_post_id
+    assert view.participant_ids == ["x:bob", "x:AcmeCouncil"], "most recently seen first"
+    assert view.last_post is not None and view.last_post.id == "x:3"
+    assert view.last_action == "reply"
+    assert (view.best_post_id, view.best_joinability) == ("x:3", 3 / 5)
+    assert view.model_validate_json(view.model_dump_json()) == view
+
+
+def test_the_view_names_a_bounded_number_of_participants(
+    org: Organisation, make_post: MakePost
+) -> None:
+    posts = [make_post(str(i), "hi", handle=f"p{i:03d}", minutes=i) for i in range(150)]
+    view = conversation_view(_run(org, posts), "x", T_VIEW)
+    assert view.participants == 150
+    assert len(view.participant_ids) == VIEW_PARTICIPANTS
+    assert view.participant_ids[0] == "x:p149", "the most recently seen first"
+
+
+# --- a closing acknowledgement closes the thread -------------------------------------------
+
+
+def _answered(make_post: MakePost) -> list[CanonicalPost]:
+    return [
+        make_post("1", "@AcmeCouncil is the tip open on Sunday?", handle="bob", minutes=0),
+        make_post("2", "Yes, 9 to 4", handle="AcmeCouncil", minutes=10, reply_to=("1", "x:bob")),
+    ]
+
+
+def _close(
+    org: Organisation, state: ConversationState | None, post: CanonicalPost
+) -> ConversationState:
+    """What enrich does for a post read as closing: apply it, then settle it."""
+    return apply_closing(apply_post(state, post, org), post.id, state)
+
+
+def test_a_thank_you_after_our_reply_leaves_the_thread_not_awaiting(
+    org: Organisation, make_post: MakePost
+) -> None:
+    answered = _run(org, _answered(make_post))
+    thanks = make_post(
+        "3", "Cheers, will leave it out 👍", handle="bob", minutes=20, reply_to=("2", US)
+    )
+    applied = apply_post(answered, thanks, org)
+    assert applied.awaiting_org_reply, "without the reading, a reply to us awaits"
+    closed = apply_closing(applied, thanks.id, answered)
+    assert not closed.awaiting_org_reply and closed.awaiting_since is None
+    ref = closed.ref("x:3")
+    assert ref is not None and ref.closing
+    assert closed.unanswered_org_posts == 0, "they answered us"
+    assert apply_closing(closed, thanks.id, closed) == closed, "a replay changes nothing"
+    # A later delete replays the flag from the posts: the closing post still waits for nothing.
+    other = make_post("4", "chat", handle="carol", minutes=25)
+    replayed = apply_delete(apply_post(closed, other, org), other.id)
+    assert replayed is not None and not replayed.awaiting_org_reply
+
+
+def test_a_closing_post_settles_its_authors_wait_but_not_someone_elses(
+    org: Organisation, make_post: MakePost
+) -> None:
+    answered = _run(org, _answered(make_post))
+    carol = make_post("3", "@AcmeCouncil and the library?", handle="carol", minutes=15)
+    waiting = apply_post(answered, carol, org)
+    assert waiting.awaiting_post_id == "x:3"
+    thanks = make_post(
+        "4", "Brilliant, see you tomorrow", handle="bob", minutes=20, reply_to=("2", US)
+    )
+    closed = _close(org, waiting, thanks)
+    assert closed.awaiting_org_reply and closed.awaiting_post_id == "x:3", "Carol still waits"
+    replayed = apply_delete(
+        apply_post(closed, make_post("5", "x", handle="z", minutes=30), org), "x:5"
+    )
+    assert replayed is not None and replayed.awaiting_post_id == "x:3"
+
+    bob_again = make_post(
+        "3", "@AcmeCouncil and on Monday?", handle="bob", minutes=15, reply_to=("2", US)
+    )
+    own_wait = apply_post(answered, bob_again, org)
+    assert own_wait.awaiting_post_id == "x:3"
+    assert not _close(org, own_wait, thanks).awaiting_org_reply, "his thanks settles his own wait"
+
+
+def test_a_closing_post_without_our_reply_before_it_still_awaits(
+    org: Organisation, make_post: MakePost
+) -> None:
+    ours = make_post("1", "Bins on time this week", handle="AcmeCouncil", minutes=0)
+    broadcast = _run(org, [ours])
+    thanks = make_post("2", "thanks!", handle="bob", minutes=5, reply_to=("1", US))
+    assert _close(org, broadcast, thanks).awaiting_org_reply, "no answer of ours to close"
+    # Our reply written after the post (arriving first) is not an answer it acknowledges.
+    first = make_post("1", "@AcmeCouncil bins?", handle="bob", minutes=0)
+    late_reply = make_post("3", "Yes", handle="AcmeCouncil", minutes=30, reply_to=("1", "x:bob"))
+    early = make_post("2", "@AcmeCouncil thanks", handle="bob", minutes=10)
+    state = _run(org, [first, late_reply])
+    assert _close(org, state, early).awaiting_org_reply

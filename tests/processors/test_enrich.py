@@ -302,7 +302,7 @@ def test_the_enrich_step_counts_an_opted_out_post_apart_from_a_deleted_one(
 
     quiet = _with(org, opt_out=["dee"])
     post = make_post("1", "@AcmeCouncil is the tip open?", handle="dee")
-    assert enrich(None, post, [], quiet, T_NOW) == (None, [], "withheld_opt_out")
+    assert enrich(None, post, [], quiet, T_NOW) == (None, [], "withheld_opt_out", ())
     stored = enrich(None, make_post("1", kind="delete"), [], quiet, T_NOW).state
     assert enrich(stored, make_post("1", "again"), [], quiet, T_NOW).outcome == "skipped"
     assert enrich(None, post, [], org, T_NOW).outcome == "ok"
@@ -365,6 +365,71 @@ def test_redaction_through_enrich_post_follows_the_profile_switch(
             assert post == before, "switch on, not personal: published as before"
     # Off by default: the worked examples above are unchanged.
     assert not any(p.redacted for p in plain.values())
+
+
+# --- a closing thank-you closes the thread ---------------------------------------------
+
+
+def _after_our_answer(
+    org: Organisation, make_post: MakePost, text: str
+) -> tuple[EnrichedPost, bool]:
+    """The last post of "question, our answer, ``text``" and whether the thread awaits after it."""
+    posts = [
+        make_post("1", "@AcmeCouncil can I put garden waste in the blue bin?", handle="bob"),
+        make_post(
+            "2",
+            "@bob no, green bin only, collected Fridays",
+            handle="AcmeCouncil",
+            minutes=10,
+            reply_to=("1", "x:bob"),
+        ),
+        make_post("3", text, handle="bob", minutes=20, reply_to=("2", "x:acmecouncil")),
+    ]
+    state = None
+    enriched: EnrichedPost | None = None
+    for post in posts:
+        state, output = apply(state, post, [], org, post.created_at)
+        assert isinstance(output, EnrichedPost)
+        enriched = output
+    assert state is not None and enriched is not None
+    assert enriched.conversation.awaiting_org_reply == state.awaiting_org_reply, "one answer"
+    return enriched, state.awaiting_org_reply
+
+
+@pytest.mark.parametrize("text", ["Cheers, will leave it out 👍", "Brilliant, see you tomorrow"])
+def test_a_closing_thank_you_after_our_answer_leaves_the_reply_queue(
+    org: Organisation, make_post: MakePost, text: str
+) -> None:
+    post, awaiting = _after_our_answer(org, make_post, text)
+    assert post.reading is not None and post.reading.kind == "closing"
+    assert not awaiting
+    assert post.joinability.action in ("appreciate", "listen_only"), "never a reply"
+
+
+def test_thanks_but_still_broken_after_our_answer_still_waits(
+    org: Organisation, make_post: MakePost
+) -> None:
+    post, awaiting = _after_our_answer(org, make_post, "Thanks, but it still doesn't work")
+    assert post.reading is not None and post.reading.kind == "complaint"
+    assert awaiting and post.joinability.action == "reply"
+
+
+def test_the_state_remembers_the_post_as_published_for_the_view(
+    org: Organisation, make_post: MakePost
+) -> None:
+    redacting = _with(org, redact_personal_topics=True)
+    post = make_post("1", "@AcmeCouncil my dad passed away, please stop his bin collection")
+    post = post.model_copy(update={"url": "https://x.example/bob/1"})
+    enriched, state = enrich_post(post, [], None, redacting, post.created_at)
+    assert enriched.redacted
+    last = state.last_post
+    assert last is not None and last.id == post.id and last.handle == "alice"
+    assert last.text == "" and last.url is None, "no words of a redacted post in the view"
+    assert last.action == enriched.joinability.action == state.last_action
+    assert state.best is not None and state.best.score == enriched.joinability.score
+    _, plain = enrich_post(post, [], None, org, post.created_at)
+    assert plain.last_post is not None and plain.last_post.text == post.text
+    assert plain.last_post.url == "https://x.example/bob/1"
 
 
 def _pseudonymised_examples(extractor: EntityExtractor) -> dict[str, tuple[str, str]]:

@@ -256,6 +256,29 @@ def test_a_short_thank_you_after_our_answer_closes(org: Organisation, make_post:
     assert _read(org, settled, before=[asked, answered]).kind == "closing"
 
 
+def test_a_goodbye_after_our_answer_closes_but_not_out_of_the_blue(
+    org: Organisation, make_post: MakePost
+) -> None:
+    asked = make_post("1", "@AcmeCouncil is the tip open Sunday?", handle="bob")
+    answered = make_post(
+        "2", "@bob yes, 9 to 4", handle="AcmeCouncil", reply_to=("1", "x:bob"), minutes=1
+    )
+    bye = make_post(
+        "3", "Brilliant, see you tomorrow", handle="bob", reply_to=("2", "x:acmecouncil")
+    )
+    r = _read(org, bye, before=[asked, answered])
+    assert r.kind == "closing"
+    closing = signal(r, "closing")
+    assert closing is not None and "see you tomorrow" in closing.evidence[0]
+    # Not addressed to us, and not after an answer of ours: praise as before.
+    assert _read(org, make_post("4", "Brilliant, see you tomorrow", handle="eve")).kind == "praise"
+    # A goodbye with a new question is still a question.
+    asks = make_post(
+        "5", "Thanks, see you tomorrow - is it open Monday?", handle="bob", reply_to=("2", None)
+    )
+    assert _read(org, asks, before=[asked, answered]).kind == "question"
+
+
 # --- classifiers -------------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ for each post in partition order the pure :func:`streams.steps.enrich.enrich`
 step against the conversation table, and send. A post of someone under an
 erasure is dropped (counted): it got past normalize before the erasure
 reached it. A delete of theirs (``townsquare forget`` sends one per stored
-post) also erases them from the thread's state (:mod:`streams.steps.forget`).
+post) also erases them from the thread's state (:mod:`streams.steps.forget`),
+within the step, before it builds the thread's view for ``conversations.state``.
 A batch is acked (and its offsets become committable) only after every send
 has been handed to the producer, which Faust flushes before it commits.
 """
@@ -26,7 +27,6 @@ from pydantic import ValidationError
 from schemas.models import CanonicalPost
 from streams.metrics import BATCH_SIZE, MESSAGES, STAGE_LATENCY
 from streams.steps.enrich import enrich
-from streams.steps.forget import forget_author
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
 from streams.worker.expiry import register_expiry
@@ -92,6 +92,8 @@ class EnrichBatches:
                 continue
             try:
                 with source_partition(event.message.partition):
+                    # An erased author's delete also erases them from the state,
+                    # inside the step, so the view it publishes never names them.
                     result = enrich(
                         self.conversations.get(key),
                         post,
@@ -99,13 +101,13 @@ class EnrichBatches:
                         org,
                         now,
                         scores.get(post.id),
+                        erase_author=erased,
                     )
-                    state = result.state
-                    if erased and state is not None:
-                        state = forget_author(state, post.author.id)
-                    if state is not None:
-                        self.conversations[key] = state
+                    if result.state is not None:
+                        self.conversations[key] = result.state
                 await self.topics.send(result.outputs)
+                for gone in result.tombstones:
+                    await self.topics.named(gone.topic_name).send(key=gone.key, value=None)
             except Exception as exc:  # policy: one bad post never stops the batch
                 await self._dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
                 continue
@@ -126,7 +128,9 @@ class EnrichBatches:
 def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
     """Declare the enrich agent, the conversation table and its retention sweep on ``app``."""
     settings = resources.settings
-    register_expiry(app, topics.normalized, tables.conversations, settings.retention_days)
+    register_expiry(
+        app, topics.normalized, tables.conversations, settings.retention_days, topics.conversations
+    )
     return batch_agent(
         app,
         topics.normalized,

@@ -3,9 +3,11 @@
 Two ways in: a module-wide pipeline run (replay a small file through a real
 worker, so the documents are what enrichment really produces) for the filters
 and the awaiting count, and documents indexed directly with the index stage's
-``index_batch`` where a test needs exact snapshots (late posts, many waits,
-SLA arithmetic). Expected answers are computed from what the index holds, not
-written down, so a filter that silently matches everything fails.
+``index_batch`` where a test needs exact states (many waits, SLA arithmetic,
+posts flagged in a thread that no longer waits). Expected answers are computed
+from what the indices hold, not written down, so a filter that silently
+matches everything fails. "Awaiting our reply" is read from the conversations
+index (one document per thread, its state now) by every command.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from rich.console import Console
 from support import Isolated, Servers, isolated, running_worker, wait_for
 from typer.testing import CliRunner, Result
 
-from schemas.models import ConversationSummary, EnrichedPost, Joinability
+from schemas.models import ConversationSummary, ConversationView, EnrichedPost, Joinability
 from streams.cli.main import app
+from streams.cli.run import stale_conversations
 from streams.cli.setup import run_setup
 from streams.es.bulk import BulkOptions, index_batch
 from streams.es.client import async_client, sync_client
+from streams.es.conversations import view_document
 from streams.es.documents import post_document
 from streams.es.indices import install
 from streams.settings import get_settings
@@ -178,6 +182,9 @@ def corpus(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         assert wait_for(lambda: wanted <= set(_all_docs(iso)), timeout=120), (
             tmp / "worker.log"
         ).read_text()[-3000:]
+        assert wait_for(lambda: not _stale(iso, sorted(wanted)), timeout=60), (
+            tmp / "worker.log"
+        ).read_text()[-3000:]
         yield Corpus(iso, now, {p["id"]: p for p in posts})
         assert proc.poll() is None
 
@@ -189,6 +196,27 @@ def _all_docs(iso: Isolated) -> dict[str, dict[str, Any]]:
         es.indices.refresh(index=alias)
         hits = es.search(index=alias, query={"match_all": {}}, size=1000)["hits"]["hits"]
         return {h["_source"]["id"]: h["_source"] for h in hits}
+    finally:
+        es.close()
+
+
+def _stale(iso: Isolated, ids: list[str]) -> list[str]:
+    es = sync_client(iso.settings)
+    try:
+        return stale_conversations(
+            es, iso.settings.index_alias("posts"), iso.settings.index_alias("conversations"), ids
+        )
+    finally:
+        es.close()
+
+
+def _threads(iso: Isolated) -> dict[str, dict[str, Any]]:
+    es = sync_client(iso.settings)
+    try:
+        alias = iso.settings.index_alias("conversations")
+        es.indices.refresh(index=alias)
+        hits = es.search(index=alias, query={"match_all": {}}, size=1000)["hits"]["hits"]
+        return {h["_id"]: h["_source"] for h in hits}
     finally:
         es.close()
 
@@ -226,8 +254,13 @@ def test_each_search_filter_matches_exactly_the_posts_that_qualify(corpus: Corpu
     expected = {i for i, d in docs.items() if "media" in d["stakeholder_labels"]}
     assert set(_search_ids(iso, "--stakeholder", "media")) == expected
 
-    expected = {i for i, d in docs.items() if d["conversation"]["awaiting_org_reply"]}
-    assert {"x:501", "x:511", "mastodon:521"} <= expected
+    # Posts of the threads waiting now: B's question was flagged when it arrived, but
+    # the council has answered it since, so none of B's posts is listed.
+    waiting = {c for c, t in _threads(iso).items() if t["awaiting_org_reply"]}
+    assert waiting == {"x:501", "mastodon:521", "x:541"}
+    assert docs["x:511"]["conversation"]["awaiting_org_reply"], "flagged when it arrived"
+    expected = {i for i, d in docs.items() if d["conversation_id"] in waiting}
+    assert expected == {"x:501", "x:502", "mastodon:521", "x:541"}
     assert set(_search_ids(iso, "--awaiting-reply")) == expected
 
     assert _search_ids(iso, "--platform", "mastodon") == ["mastodon:521"]
@@ -297,14 +330,64 @@ def test_run_summary_counts_threads_waiting_now_not_posts_ever_flagged(corpus: C
     es = sync_client(corpus.iso.settings)
     out = Console(record=True, width=200)
     try:
-        summary(es, corpus.iso.settings.index_alias("posts"), list(corpus.posts), out)
+        summary(es, corpus.iso.settings, list(corpus.posts), out)
+        alerts = corpus.iso.settings.index_alias("alerts")
+        es.indices.refresh(index=alerts)
+        raised = int(es.count(index=alerts)["count"])
     finally:
         es.close()
     text = out.export_text()
     assert "7 posts indexed in 5 conversations; 3 conversations await our reply" in text
+    assert f"alerts raised: {raised}" in text
 
 
-# --- exact snapshots, indexed directly ---------------------------------------------------
+def test_the_run_summary_says_zero_alerts_when_the_alerts_alias_is_missing(
+    direct: Isolated,
+) -> None:
+    from streams.cli.run import summary
+
+    es = sync_client(direct.settings)
+    out = Console(record=True, width=200)
+    try:
+        es.indices.delete(index=f"{direct.settings.index_alias('alerts')}-000001")
+        summary(es, direct.settings, ["x:none"], out)
+    finally:
+        es.close()
+    text = out.export_text()
+    assert "0 posts indexed in 0 conversations; 0 conversations await our reply" in text
+    assert "alerts raised: 0" in text
+
+
+# --- exact states, indexed directly ------------------------------------------------------
+
+
+def _thread(
+    conv: str,
+    last_activity: datetime,
+    *,
+    awaiting_since: datetime | None,
+    posts: int = 1,
+) -> dict[str, Any]:
+    view = ConversationView(
+        conversation_id=conv,
+        platform="x",
+        posts=posts,
+        participants=1,
+        participant_ids=[f"x:a-{conv}"],
+        last_activity=last_activity,
+        awaiting_org_reply=awaiting_since is not None,
+        awaiting_since=awaiting_since,
+        last_post={
+            "id": f"{conv}-last",
+            "author_id": f"x:a-{conv}",
+            "handle": f"author-{conv}",
+            "created_at": last_activity,
+            "text": f"the last post in {conv}",
+            "url": f"https://x.example/p/{conv}",
+        },
+        updated_at=last_activity,
+    )
+    return view_document(view, last_activity)
 
 
 def _enriched(
@@ -346,9 +429,10 @@ def direct(servers: Servers, tmp_path: Path) -> Isolated:
     return iso
 
 
-def _index(iso: Isolated, docs: list[dict[str, Any]]) -> None:
-    alias = iso.settings.index_alias("posts")
-    actions = [{"_op_type": "index", "_index": alias, "_id": d["id"], "_source": d} for d in docs]
+def _index(iso: Isolated, docs: list[dict[str, Any]], family: str = "posts") -> None:
+    alias = iso.settings.index_alias(family)
+    key = "id" if family == "posts" else "conversation_id"
+    actions = [{"_op_type": "index", "_index": alias, "_id": d[key], "_source": d} for d in docs]
 
     async def go() -> None:
         es = async_client(iso.settings)
@@ -367,12 +451,11 @@ def test_oldest_wait_first_with_limit_and_exact_sla_arithmetic(direct: Isolated)
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     waits = {"c-a": 30, "c-b": 600, "c-c": 241, "c-d": 240, "c-e": 5000}
     docs = [
-        _enriched(
-            i, conv, now - timedelta(minutes=m), now, awaiting_since=now - timedelta(minutes=m)
-        )
-        for i, (conv, m) in enumerate(waits.items())
+        _thread(conv, now - timedelta(minutes=m), awaiting_since=now - timedelta(minutes=m))
+        for conv, m in waits.items()
     ]
-    _index(direct, docs)
+    docs.append(_thread("c-answered", now, awaiting_since=None))
+    _index(direct, docs, "conversations")
     rows = _json_lines(
         _cli(
             direct,
@@ -392,54 +475,46 @@ def test_oldest_wait_first_with_limit_and_exact_sla_arithmetic(direct: Isolated)
         over = waited > SLA_MINUTES * 60
         assert row["sla"] == ("over" if over else "within")
         assert row["over_by_seconds"] == (waited - SLA_MINUTES * 60 if over else None)
+        assert row["last_post"] == {
+            "id": f"{row['conversation_id']}-last",
+            "created_at": _iso(now - timedelta(minutes=waits[row["conversation_id"]])),
+            "author": f"author-{row['conversation_id']}",
+            "text": f"the last post in {row['conversation_id']}",
+            "url": f"https://x.example/p/{row['conversation_id']}",
+        }
+    every = _json_lines(_cli(direct, "conversations", "--json", "--now", _iso(now)))
+    assert [r["conversation_id"] for r in every] == [
+        "c-answered",
+        "c-a",
+        "c-d",
+        "c-c",
+        "c-b",
+        "c-e",
+    ], "most recently active first"
 
 
-def test_current_state_is_the_snapshot_enriched_last_even_for_a_late_post(
-    direct: Isolated,
-) -> None:
+def test_posts_flagged_when_they_arrived_do_not_make_a_thread_wait(direct: Isolated) -> None:
+    """Only the conversations index says who waits: a flagged snapshot on a post does not."""
     t = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-    docs = [
-        # late: the council's reply (created 10:30) reached us after the 11:00 post.
-        _enriched(1, "late", t, t, awaiting_since=t),
-        _enriched(2, "late", t + timedelta(hours=2), t + timedelta(hours=2), awaiting_since=t),
-        _enriched(
-            3, "late", t + timedelta(minutes=90), t + timedelta(hours=3), awaiting_since=None
-        ),
-        # reopened: answered, then a new question; waiting since the new one.
-        _enriched(4, "reopened", t, t, awaiting_since=t),
-        _enriched(
-            5, "reopened", t + timedelta(hours=1), t + timedelta(hours=1), awaiting_since=None
-        ),
-        _enriched(
-            6,
-            "reopened",
-            t + timedelta(hours=2),
-            t + timedelta(hours=2),
-            awaiting_since=t + timedelta(hours=2),
-        ),
-    ]
-    _index(direct, docs)
-    rows = _json_lines(
-        _cli(
-            direct,
-            "conversations",
-            "--awaiting-reply",
-            "--json",
-            "--now",
-            _iso(t + timedelta(hours=3)),
-        )
+    _index(
+        direct,
+        [
+            _enriched(1, "answered", t, t, awaiting_since=t),
+            _enriched(2, "waiting", t, t, awaiting_since=t),
+        ],
     )
-    assert [r["conversation_id"] for r in rows] == ["reopened"]
-    assert rows[0]["awaiting_since"] == _iso(t + timedelta(hours=2))
-    assert rows[0]["waiting_seconds"] == 3600
-
-    from streams.es.conversations import latest_conversations
-
-    es = sync_client(direct.settings)
-    try:
-        every = latest_conversations(es, direct.settings.index_alias("posts"), False, 10)
-    finally:
-        es.close()
-    late = next(c for c in every if c["conversation_id"] == "late")
-    assert late["state_post_id"] == "x:3"
-    assert late["last_post"]["id"] == "x:2"
+    _index(
+        direct,
+        [
+            _thread("answered", t + timedelta(hours=1), awaiting_since=None, posts=2),
+            _thread("waiting", t, awaiting_since=t),
+        ],
+        "conversations",
+    )
+    now = _iso(t + timedelta(hours=3))
+    rows = _json_lines(_cli(direct, "conversations", "--awaiting-reply", "--json", "--now", now))
+    assert [r["conversation_id"] for r in rows] == ["waiting"]
+    assert rows[0]["waiting_seconds"] == 3 * 3600
+    assert _search_ids(direct, "--awaiting-reply") == ["x:2"]
+    everything = _search_ids(direct)
+    assert set(everything) == {"x:1", "x:2"}

@@ -75,13 +75,15 @@ def test_awaiting_reply_follows_the_thread_order(
     "Addressed" means: mentions the desk or its brand account, replies to the
     desk, or is in a thread the desk already takes part in. A post that talks
     about a product without addressing anyone does not await a reply by design
-    (the organisation was not asked); it must not be flagged.
+    (the organisation was not asked); it must not be flagged. A closing
+    thank-you after the desk's answer ("Got it, thank you.") closes the
+    thread rather than putting it back in the queue.
     """
     enriched, org = care
     addressed_handles = org.addressed_handles()
     unanswered: dict[str, bool] = {}
     desk_in_thread: set[str] = set()
-    checked = undirected = 0
+    checked = undirected = closings = 0
     seen: set[str] = set()
     for post in enriched:
         if post.id in seen:
@@ -97,7 +99,15 @@ def test_awaiting_reply_follows_the_thread_order(
         addressed = conv in desk_in_thread or any(
             m.lower() in addressed_handles for m in post.mentions
         )
-        if addressed:
+        closing = (
+            post.reading is not None
+            and post.reading.kind == "closing"
+            and conv in desk_in_thread
+            and not unanswered.get(conv, False)
+        )
+        if addressed and closing:
+            closings += 1
+        elif addressed:
             unanswered[conv] = True
         if conv not in unanswered:
             undirected += 1
@@ -107,6 +117,7 @@ def test_awaiting_reply_follows_the_thread_order(
         assert post.conversation.awaiting_org_reply == unanswered[conv], post.id
     assert checked > 400
     assert undirected < checked / 4
+    assert closings > 0, "the file's closing thank-yous were read as such"
 
 
 def test_enrich_command_writes_jsonl_and_uses_the_reference_time(tmp_path: Path) -> None:

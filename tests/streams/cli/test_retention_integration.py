@@ -125,7 +125,11 @@ def test_days_overrides_the_setting(seeded: Isolated) -> None:
     finally:
         es.close()
     assert run.days == 50 and not run.failed
-    assert {f.family: f.deleted for f in run.families} == {"posts": 1, "alerts": 0}
+    assert {f.family: f.deleted for f in run.families} == {
+        "posts": 1,
+        "alerts": 0,
+        "conversations": 0,
+    }
     assert set(_where(seeded, "posts")) == {"x:old2", "x:new"}
 
     result = runner.invoke(app, ["retention", "apply", "--days", "1"], env=seeded.env)

@@ -1,104 +1,147 @@
-"""Current conversation state from per-post snapshots: queries, parsing, ordering, SLA."""
+"""The conversations index without a server: the index stage's batch step (collapse,
+tombstones, refusals), the reads the CLI asks, the record it prints, the SLA, the scrub."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from schemas.models import ConversationView, LastPost
 from streams.es.conversations import (
-    candidates_query,
+    AWAITING,
+    collapse_views,
     conversation_record,
+    conversations_query,
+    conversations_sort,
     format_span,
-    latest_query,
-    parse_candidates,
-    parse_latest,
-    select,
+    scrub_document,
     sla_status,
+    view_action,
 )
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+ALIAS = "townsquare-conversations"
 
 
-def _record(
-    conv: str, awaiting: bool, since: str | None, last_activity: str, own: int = 0
-) -> dict[str, Any]:
-    return {
-        "conversation_id": conv,
-        "platform": "x",
-        "state_post_id": f"{conv}-p",
-        "conversation": {
-            "awaiting_org_reply": awaiting,
-            "awaiting_since": since,
-            "last_activity": last_activity,
-            "own_posts": own,
-            "posts": 3,
-            "participants": 2,
-        },
-        "last_post": {
-            "id": f"{conv}-p",
-            "text": "hello",
-            "author": {"handle": "h"},
-            "created_at": last_activity,
-        },
-    }
-
-
-def test_candidates_for_awaiting_only_are_threads_with_any_awaiting_snapshot() -> None:
-    body = candidates_query(awaiting_only=True, max_conversations=50)
-    assert body["size"] == 0
-    assert body["query"] == {"term": {"conversation.awaiting_org_reply": True}}
-    assert body["aggs"]["conversations"]["terms"] == {"field": "conversation_id", "size": 50}
-    assert candidates_query(False, 7)["query"] == {"match_all": {}}
-
-
-def test_latest_query_takes_the_snapshot_enriched_last_and_the_newest_post() -> None:
-    body = latest_query(["a", "b"])
-    assert body["query"] == {"terms": {"conversation_id": ["a", "b"]}}
-    terms = body["aggs"]["conversations"]
-    assert terms["terms"]["size"] == 2
-    state = terms["aggs"]["state"]["top_hits"]
-    assert state["size"] == 1
-    assert next(iter(state["sort"][0])) == "processed_at.enrich"
-    assert state["sort"][0]["processed_at.enrich"]["unmapped_type"] == "date"
-    assert state["sort"][1] == {"created_at": {"order": "desc"}}
-    assert terms["aggs"]["last"]["top_hits"]["sort"] == [{"created_at": {"order": "desc"}}]
-
-
-def test_parsing_reports_truncation_and_pairs_state_with_last_post() -> None:
-    ids, truncated = parse_candidates(
-        {
-            "aggregations": {
-                "conversations": {"buckets": [{"key": "a"}, {"key": "b"}], "sum_other_doc_count": 3}
-            }
-        }
+def _view(conv: str, posts: int = 1, **update: Any) -> ConversationView:
+    return ConversationView.model_validate(
+        {"conversation_id": conv, "platform": "x", "posts": posts, "updated_at": NOW, **update}
     )
-    assert (ids, truncated) == (["a", "b"], True)
-    bucket = {
-        "key": "a",
-        "state": {"hits": {"hits": [{"_source": {"id": "p1", "conversation": {"posts": 2}}}]}},
-        "last": {"hits": {"hits": [{"_source": {"id": "p2", "platform": "x", "text": "t"}}]}},
+
+
+def _bytes(view: ConversationView) -> bytes:
+    return view.model_dump_json().encode()
+
+
+# --- the index stage's batch step ----------------------------------------------------------
+
+
+def test_a_view_becomes_an_index_action_keyed_by_its_thread() -> None:
+    action = view_action("x:1", _bytes(_view("x:1", posts=3)), ALIAS, NOW)
+    assert (action["_op_type"], action["_index"], action["_id"]) == ("index", ALIAS, "x:1")
+    source = action["_source"]
+    assert source["posts"] == 3 and source["indexed_at"] == NOW.isoformat()
+    assert set(source) == set(ConversationView.model_fields) | {"indexed_at"}
+
+
+def test_a_tombstone_becomes_a_delete_of_its_thread() -> None:
+    assert view_action("x:1", None, ALIAS, NOW) == {
+        "_op_type": "delete",
+        "_index": ALIAS,
+        "_id": "x:1",
     }
-    [rec] = parse_latest({"aggregations": {"conversations": {"buckets": [bucket]}}})
-    assert rec["state_post_id"] == "p1"
-    assert rec["conversation"] == {"posts": 2}
-    assert rec["last_post"]["id"] == "p2"
-    assert rec["platform"] == "x"
 
 
-def test_awaiting_selection_drops_answered_threads_and_puts_the_oldest_wait_first() -> None:
-    records = [
-        _record("new", True, "2026-05-01T11:00:00Z", "2026-05-01T11:00:00Z"),
-        _record("answered", False, None, "2026-05-01T11:30:00Z", own=1),
-        _record("old", True, "2026-04-30T09:00:00+00:00", "2026-05-01T10:00:00Z"),
-        _record("mid", True, "2026-05-01T08:00:00Z", "2026-05-01T09:00:00Z"),
+def test_last_write_wins_per_thread_and_the_batch_keeps_last_write_order() -> None:
+    messages: list[tuple[str | None, bytes | None]] = [
+        ("x:1", _bytes(_view("x:1", posts=1))),
+        ("x:2", _bytes(_view("x:2", posts=1))),
+        ("x:1", _bytes(_view("x:1", posts=2))),
+        ("x:3", _bytes(_view("x:3"))),
+        ("x:3", None),
+        ("x:2", None),
+        ("x:2", _bytes(_view("x:2", posts=5))),
     ]
-    got = [r["conversation_id"] for r in select(records, awaiting_only=True, limit=10)]
-    assert got == ["old", "mid", "new"]
-    assert [r["conversation_id"] for r in select(records, True, 2)] == ["old", "mid"]
-    recent = [r["conversation_id"] for r in select(records, awaiting_only=False, limit=10)]
-    assert recent == ["answered", "new", "old", "mid"]
+    collapsed = collapse_views(messages, ALIAS, NOW)
+    assert collapsed.rejected == []
+    got = [(pos, a["_op_type"], a["_id"]) for pos, a in collapsed.actions]
+    assert got == [(2, "index", "x:1"), (4, "delete", "x:3"), (6, "index", "x:2")]
+    assert collapsed.actions[0][1]["_source"]["posts"] == 2
+    assert collapsed.actions[2][1]["_source"]["posts"] == 5, "a thread can come back"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("x:1", b"{not json", "invalid_json"),
+        ("x:1", b"[1, 2]", "wrong_type"),
+        ("x:1", b'{"conversation_id": "x:1"}', "schema"),
+        ("x:2", _bytes(_view("x:1")), "key_mismatch"),
+        (None, None, "missing_key"),
+    ],
+)
+def test_bad_messages_are_refused_with_their_reason_and_the_rest_goes_on(
+    key: str | None, value: bytes | None, reason: str
+) -> None:
+    collapsed = collapse_views([(key, value), ("x:9", _bytes(_view("x:9")))], ALIAS, NOW)
+    [(position, why)] = collapsed.rejected
+    assert (position, why.reason) == (0, reason)
+    assert [a["_id"] for _, a in collapsed.actions] == ["x:9"]
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def test_awaiting_reads_threads_waiting_now_oldest_first() -> None:
+    assert conversations_query(True) == AWAITING == {"term": {"awaiting_org_reply": True}}
+    assert conversations_query(False) == {"match_all": {}}
+    assert conversations_sort(True) == [
+        {"awaiting_since": {"order": "asc", "missing": "_last"}},
+        {"conversation_id": {"order": "asc"}},
+    ]
+    assert conversations_sort(False)[0] == {"last_activity": {"order": "desc", "missing": "_last"}}
+
+
+def _doc(conv: str, since: str | None, last_activity: str, own: int = 0) -> dict[str, Any]:
+    view = _view(
+        conv,
+        posts=3,
+        participants=2,
+        own_posts=own,
+        awaiting_org_reply=since is not None,
+        awaiting_since=since,
+        last_activity=last_activity,
+        last_post=LastPost(
+            id=f"{conv}-p", author_id="x:h", handle="h", created_at=last_activity, text="hello"
+        ),
+    )
+    return json.loads(view.model_dump_json())
+
+
+def test_record_for_the_cli_carries_wait_and_sla_verdict() -> None:
+    rec = conversation_record(_doc("c", "2026-05-01T07:00:00Z", "2026-05-01T07:00:00Z"), NOW, 240)
+    assert rec["waiting_seconds"] == 5 * 3600
+    assert rec["sla"] == "over"
+    assert rec["over_by_seconds"] == 3600
+    assert (rec["posts"], rec["participants"], rec["own_posts"]) == (3, 2, 0)
+    assert rec["last_post"] == {
+        "id": "c-p",
+        "created_at": "2026-05-01T07:00:00Z",
+        "author": "h",
+        "text": "hello",
+        "url": None,
+    }
+    answered = conversation_record(_doc("d", None, "2026-05-01T07:00:00Z", own=1), NOW, 240)
+    assert answered["awaiting_org_reply"] is False
+    assert (answered["waiting_seconds"], answered["sla"]) == (None, None)
+    empty = conversation_record({"conversation_id": "e", "platform": "x"}, NOW, 240)
+    assert empty["last_post"]["id"] is None, "a thread whose last post went shows none"
+
+
+# --- reply SLA -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -134,23 +177,66 @@ def test_spans_read_well(span: timedelta, text: str) -> None:
     assert format_span(span) == text
 
 
-def test_record_for_the_cli_carries_wait_and_sla_verdict() -> None:
-    rec = conversation_record(
-        _record("c", True, "2026-05-01T07:00:00Z", "2026-05-01T07:00:00Z"), NOW, 240
+# --- erasure: scrubbing a thread document ---------------------------------------------------
+
+
+def test_scrubbing_takes_the_person_out_and_keeps_the_thread_for_the_others() -> None:
+    doc = json.loads(
+        _view(
+            "x:1",
+            posts=3,
+            participants=3,
+            participant_ids=["x:alice", "x:bob", "x:carol"],
+            last_post=LastPost(
+                id="x:3", author_id="x:alice", handle="Alice", created_at=NOW, text="hi"
+            ),
+            awaiting_post_id="x:3",
+            best_post_id="x:3",
+            best_joinability=0.8,
+        ).model_dump_json()
     )
-    assert rec["waiting_seconds"] == 5 * 3600
-    assert rec["sla"] == "over"
-    assert rec["over_by_seconds"] == 3600
-    assert rec["last_post"] == {
-        "id": "c-p",
-        "created_at": "2026-05-01T07:00:00Z",
-        "author": "h",
-        "text": "hello",
-        "url": None,
-    }
-    answered = conversation_record(_record("d", False, None, "2026-05-01T07:00:00Z"), NOW, 240)
-    assert (answered["waiting_seconds"], answered["sla"], answered["over_by_seconds"]) == (
-        None,
-        None,
-        None,
-    )
+    clean = scrub_document(doc, {"x:alice"}, {"@ALICE"}, {"x:3"})
+    assert clean is not None
+    assert clean["participant_ids"] == ["x:bob", "x:carol"] and clean["participants"] == 2
+    assert clean["last_post"] is None
+    assert clean["awaiting_post_id"] is None
+    assert (clean["best_post_id"], clean["best_joinability"]) == (None, None)
+    assert "alice" not in json.dumps(clean).lower()
+    assert clean["posts"] == 3 and clean["conversation_id"] == "x:1"
+    assert scrub_document(clean, {"x:alice"}, {"alice"}, {"x:3"}) is None, "nothing left"
+    # Found by handle alone (the subject was a handle), the last post still goes.
+    by_handle = scrub_document(doc, set(), {"alice"})
+    assert by_handle is not None and by_handle["last_post"] is None
+    assert by_handle["participant_ids"] == doc["participant_ids"]
+    assert scrub_document(doc, {"x:dave"}, {"dave"}) is None
+
+
+# --- the index family ------------------------------------------------------------------------
+
+
+def _paths(properties: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for name, spec in properties.items():
+        out.add(prefix + name)
+        out |= _paths(spec.get("properties", {}), f"{prefix}{name}.")
+    return out
+
+
+def test_the_template_maps_every_view_field_strictly_and_carries_no_ilm_policy() -> None:
+    from streams.es.indices import FAMILIES, load_template, template_for
+    from streams.es.retention import AGE_FIELDS
+    from streams.settings import Settings
+
+    assert "conversations" in FAMILIES
+    mappings = load_template("conversations")["template"]["mappings"]
+    assert mappings["dynamic"] == "strict"
+    paths = _paths(mappings["properties"])
+    wanted = set(ConversationView.model_fields) | {"indexed_at"}
+    wanted |= {f"last_post.{name}" for name in LastPost.model_fields}
+    assert paths == wanted
+    settings = Settings(index_prefix="tq")
+    body = template_for(settings, "conversations")
+    assert body["index_patterns"] == ["tq-conversations-*"]
+    assert "lifecycle" not in json.dumps(body), "live threads must not age out with an index"
+    assert "index.lifecycle.name" in template_for(settings, "posts")["template"]["settings"]
+    assert AGE_FIELDS["conversations"] == "last_activity", "threads have no created_at"

@@ -187,6 +187,7 @@ def test_another_prefix_rewrites_data_views_and_vega_indices_only() -> None:
     assert _views(rewritten) == {
         "townsquare-posts": "acme-posts*",
         "townsquare-alerts": "acme-alerts*",
+        "townsquare-conversations": "acme-conversations*",
     }
     assert _vega_indices(shipped) and set(_vega_indices(rewritten)) == {"acme-posts*"}
     # Everything else (ids, references, saved searches, the dashboard) is unchanged.
@@ -232,6 +233,7 @@ def test_cli_rewrites_the_prefix_uses_basic_auth_and_reports_success(
     assert _views(objects) == {
         "townsquare-posts": "acme-posts*",
         "townsquare-alerts": "acme-alerts*",
+        "townsquare-conversations": "acme-conversations*",
     }
     assert "pa55" not in result.output
 

@@ -41,16 +41,25 @@ def test_every_filter_lands_in_the_bool_filter() -> None:
         min_joinability=0.5,
         actions=["reply"],
         stakeholders=["media"],
-        awaiting_reply=True,
         since=timedelta(hours=2),
         platforms=["x"],
+        conversation_ids=["x:1", "x:2"],
     )
     q = posts_query(flt)["bool"]
     assert q["must"][0]["multi_match"]["query"] == "bins"
     assert {"range": {"joinability.score": {"gte": 0.5}}} in q["filter"]
     assert {"terms": {"joinability.action": ["reply"]}} in q["filter"]
     assert {"terms": {"stakeholder_labels": ["media"]}} in q["filter"]
-    assert {"term": {"conversation.awaiting_org_reply": True}} in q["filter"]
+    assert {"terms": {"conversation_id": ["x:1", "x:2"]}} in q["filter"]
+    assert not any("conversation.awaiting_org_reply" in str(f) for f in q["filter"])
     assert {"range": {"created_at": {"gte": "now-7200s"}}} in q["filter"]
     assert {"terms": {"platform": ["x"]}} in q["filter"]
     assert posts_sort(flt)[0] == {"_score": "desc"}
+
+
+def test_awaiting_threads_filter_their_posts_and_no_thread_waiting_matches_nothing() -> None:
+    """``search --awaiting-reply`` looks the waiting threads up first; none waiting, no posts."""
+    assert posts_query(PostFilter(conversation_ids=[])) == {
+        "bool": {"must": [], "filter": [{"terms": {"conversation_id": []}}]}
+    }
+    assert posts_query(PostFilter(conversation_ids=None)) == {"match_all": {}}

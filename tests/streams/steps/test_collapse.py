@@ -15,6 +15,7 @@ from streams.sample import COUNCIL_PROFILE, sample_path
 from streams.steps.collapse import collapse
 from streams.steps.enrich import enrich
 from streams.steps.outputs import Rejected
+from streams.topic_names import ENRICHED
 
 ALIAS = "townsquare-posts"
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -24,7 +25,7 @@ COUNCIL = load_profile(sample_path(COUNCIL_PROFILE))
 def enriched(n: int, text: str = "hello") -> bytes:
     """A posts.enriched value, made by the real enrich step (no NER: no entities)."""
     result = enrich(None, post(n, 1, text=text or " "), [], COUNCIL, NOW)
-    [out] = result.outputs
+    [out] = [o for o in result.outputs if o.topic_name == ENRICHED]
     return out.value
 
 

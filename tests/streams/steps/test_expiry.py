@@ -1,4 +1,5 @@
-"""The retention sweep of conversation states: quiet threads go, old participants leave."""
+"""The retention sweep of conversation states: quiet threads go, old participants leave,
+and the conversations index hears of both (a tombstone, a trimmed view)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from processors.conversation import ConversationState, PostRef
-from streams.steps.expiry import expire_stored
+from schemas.models import ConversationView
+from streams.steps.expiry import expire_stored, platform_of
 from streams.worker.expiry import key_partition, sweep
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -36,22 +38,30 @@ RECENT = NOW - timedelta(days=1)
 
 
 def test_a_thread_quiet_past_the_cutoff_is_dropped() -> None:
-    result = expire_stored(_state("x:1", ("x:1", "x:ann", OLD)), CUTOFF)
-    assert result.drop and result.state is None
+    result = expire_stored(_state("x:1", ("x:1", "x:ann", OLD)), CUTOFF, NOW)
+    assert result.drop and result.state is None and result.view is None
 
 
 def test_old_participants_leave_a_live_thread() -> None:
     stored = _state("x:2", ("x:2", "x:ann", OLD), ("x:3", "x:bob", RECENT))
-    result = expire_stored(stored, CUTOFF)
+    result = expire_stored(stored, CUTOFF, NOW)
     assert not result.drop and result.state is not None
     assert "x:ann" not in str(result.state)
     assert result.state["participants"] == {"x:bob": 1}
+    assert result.view is not None, "the trimmed thread's view goes out with it"
+    view = ConversationView.model_validate_json(result.view)
+    assert (view.conversation_id, view.platform, view.updated_at) == ("x:2", "x", NOW)
+    assert view.participant_ids == ["x:bob"] and "x:ann" not in result.view.decode()
 
 
 def test_a_fresh_thread_is_left_alone_and_so_is_one_with_only_early_deletes() -> None:
-    assert expire_stored(_state("x:4", ("x:4", "x:bob", RECENT)), CUTOFF) == (False, None)
+    assert expire_stored(_state("x:4", ("x:4", "x:bob", RECENT)), CUTOFF, NOW) == (
+        False,
+        None,
+        None,
+    )
     deletes_only = ConversationState(conversation_id="x:5", deleted_post_ids=["x:5"])
-    assert expire_stored(deletes_only.model_dump(mode="json"), CUTOFF) == (False, None)
+    assert expire_stored(deletes_only.model_dump(mode="json"), CUTOFF, NOW) == (False, None, None)
 
 
 def test_the_sweep_touches_only_the_partitions_it_owns() -> None:
@@ -62,6 +72,33 @@ def test_the_sweep_touches_only_the_partitions_it_owns() -> None:
     outcomes = asyncio.run(sweep(table, owned, 4, CUTOFF))
     assert outcomes["dropped"] == len(mine)
     assert set(table) == {k for k in [f"x:{n}" for n in range(40)] if k not in mine}
+
+
+def test_the_sweep_publishes_a_tombstone_per_dropped_thread_and_a_view_per_trimmed_one() -> None:
+    table = {
+        "x:gone": _state("x:gone", ("x:gone", "x:ann", OLD)),
+        "x:trim": _state("x:trim", ("x:trim", "x:ann", OLD), ("x:t2", "x:bob", RECENT)),
+        "x:same": _state("x:same", ("x:same", "x:bob", RECENT)),
+    }
+    sent: list[tuple[str, bytes | None]] = []
+
+    async def publish(key: str, value: bytes | None) -> None:
+        assert key not in table or value is not None, "the table is written first"
+        sent.append((key, value))
+
+    outcomes = asyncio.run(sweep(table, range(4), 4, CUTOFF, now=NOW, publish=publish))
+    assert outcomes == {"dropped": 1, "trimmed": 1}
+    assert dict(sent).keys() == {"x:gone", "x:trim"}, "an unchanged thread publishes nothing"
+    assert dict(sent)["x:gone"] is None
+    trimmed = dict(sent)["x:trim"]
+    assert trimmed is not None
+    view = ConversationView.model_validate_json(trimmed)
+    assert view.participant_ids == ["x:bob"] and view.updated_at == NOW
+
+
+def test_a_threads_platform_is_the_prefix_of_its_id() -> None:
+    assert platform_of("x:1") == "x"
+    assert platform_of("bluesky:at://did:plc:abc/app.bsky.feed.post/1") == "bluesky"
 
 
 def test_key_partition_is_the_kafka_default_partitioner() -> None:

@@ -44,7 +44,7 @@ class Recorder:
     sent: list[Sent] = field(default_factory=list)
 
     def install(self, worker: WorkerApp, monkeypatch: pytest.MonkeyPatch) -> None:
-        for name in (names.NORMALIZED, names.ENRICHED, names.DLQ, names.BY_ID):
+        for name in (names.NORMALIZED, names.ENRICHED, names.DLQ, names.BY_ID, names.CONVERSATIONS):
             topic = worker.topics.named(name)
 
             async def send(
@@ -253,9 +253,16 @@ async def test_enrich_publishes_posts_and_tombstones_and_keeps_the_thread_state(
         for data in posts:
             await test_agent.put(json.dumps(data).encode(), key="x:1", wait=False)
             await asyncio.sleep(0)
-        out = await sent.wait_for(4)
+        out = await sent.wait_for(7)
     enriched = [s for s in out if s.topic == names.ENRICHED]
     assert [s.key for s in enriched] == ["x:1", "x:1", "x:1"]
+    # After each of them, the thread's view for the conversations index.
+    views = [s for s in out if s.topic == names.CONVERSATIONS]
+    assert [(s.key, json.loads(s.value)["posts"]) for s in views] == [
+        ("x:1", 1),
+        ("x:1", 2),
+        ("x:1", 1),
+    ]
     first = EnrichedPost.model_validate_json(enriched[0].value)
     assert [e.text for e in first.entities] == ["Elm Street"], "the NER batch reached the step"
     assert PostDeleted.model_validate_json(enriched[2].value).id == "x:2"

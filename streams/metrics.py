@@ -63,6 +63,12 @@ INGEST_SKIPPED = Counter(
     "Records an ingest source dropped at the edge (not posts, unreadable pages), by reason.",
     ["source", "reason"],
 )
+ALERT_DELIVERIES = Counter(
+    "townsquare_alert_deliveries_total",
+    "Alert webhook deliveries, by output and outcome (delivered, retried, failed, refused, "
+    "unknown_output: a rule names an output TOWNSQUARE_ALERT_WEBHOOKS does not configure).",
+    ["output", "outcome"],
+)
 CONSUMER_LAG = Gauge(
     "townsquare_consumer_lag",
     "Messages behind the end of the topic, by topic and partition.",

@@ -201,9 +201,10 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="TOWNSQUARE_TOPIC_RETENTION_DAYS: `retention.ms` that `setup` sets on every "
-        "topic holding posts (raw, normalized, enriched, alerts, dead letters, by_id): the "
-        "replay window. Unset means 7 days (Kafka's own default) or TOWNSQUARE_RETENTION_DAYS "
-        "if that is shorter; it may be shorter than the retention, never longer.",
+        "topic holding posts (raw, normalized, enriched, alerts, dead letters, by_id, "
+        "by_spike_key): the replay window. Unset means 7 days (Kafka's own default) or "
+        "TOWNSQUARE_RETENTION_DAYS if that is shorter; it may be shorter than the retention, "
+        "never longer.",
     )
 
     # --- Privacy -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from streams.cli.console import console, err, fail, plain, progress, safe
 from streams.cli.forget import register as register_forget_command
 from streams.cli.ingest import ingest_app
 from streams.cli.retention import register as register_retention_commands
+from streams.cli.rules import register as register_alert_commands
 from streams.logs import logging_config
 from streams.models_cli import models_app
 from streams.settings import Settings, get_settings
@@ -58,6 +59,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(models_app, name="models")
 register_retention_commands(app)
 register_forget_command(app)
+register_alert_commands(app)
 
 # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
 # --- services -------------------------------------------------------------------
@@ -146,8 +148,8 @@ def worker(
         typer.Option(
             "--role",
             "-r",
-            help="normalize, locate, enrich, index or all (repeatable; sink is a deprecated "
-            "name of index).",
+            help="normalize, locate, enrich, index, alert, notify or all (repeatable; sink is "
+            "a deprecated name of index).",
         ),
     ] = ["all"],  # noqa: B006 - typer reads the default
     sample_profile: Annotated[
@@ -168,12 +170,14 @@ def worker(
     from streams.metrics import serve_metrics
     from streams.worker.app import create_worker
     from streams.worker.membership import NoFreeSlot, claim
-    from streams.worker.roles import resolve
+    from streams.worker.roles import consumer_group, resolve
 
     try:
         roles = resolve(role)  # an unknown role fails here, before anything is created
     except ValueError as exc:
         fail(str(exc))
+    # Side roles (alert, notify) alone get a consumer group of their own (roles.consumer_group).
+    settings = settings.model_copy(update={"app_id": consumer_group(settings.app_id, roles)})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         membership = claim(settings)  # held (its lock file open) until the process exits

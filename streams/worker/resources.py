@@ -1,4 +1,4 @@
-"""What the agents need beyond topics and tables: the profile, the NER pool, the ES client.
+"""What the agents need beyond topics and tables: profile, NER pool, ES and HTTP clients.
 
 Each is built on first use, never at import or when the app is created: a
 normalize-only worker never loads spaCy or opens an Elasticsearch client, and
@@ -26,12 +26,14 @@ from processors.enrich import Classifier
 from processors.erasure import ErasureList
 from processors.privacy import Pseudonymiser, pseudonymise_organisation
 from processors.profile import Organisation
+from processors.rules_file import RulesFile
 from schemas.models import CanonicalPost
 from streams.profiles import LoadedProfile, load_profile_with_digest
 from streams.settings import Settings
 from streams.worker.ner import EntityMap, NerRunner, check_installed_model
 
-if TYPE_CHECKING:  # the client library is imported only by workers that index
+if TYPE_CHECKING:  # the client libraries are imported only by workers that use them
+    import httpx
     from elasticsearch import AsyncElasticsearch
 
 log = logging.getLogger("townsquare.worker")
@@ -57,12 +59,16 @@ class Resources:
         es: AsyncElasticsearch | None = None,
         classifiers: Classifier | None = None,
         withhold: Callable[[CanonicalPost], str | None] | None = None,
+        http: httpx.AsyncClient | None = None,
+        rules: RulesFile | None = None,
     ) -> None:
         self.settings = settings
         self._profile = profile
         self._ner = ner
         self._es = es
+        self._http = http
         self._classifiers = classifiers
+        self._rules = rules
         self._org: Organisation | None = None
         self._pseudonymiser: Pseudonymiser | None = None
         self.withhold = withhold
@@ -134,6 +140,35 @@ class Resources:
         return self._classifiers
 
     @property
+    def rules(self) -> RulesFile:
+        """The alert rules (``TOWNSQUARE_RULES_PATH``, else the shipped defaults), read once.
+
+        Outputs a rule names are delivered by the notify role, which may run
+        with webhooks this worker does not have, so an output missing from this
+        worker's ``TOWNSQUARE_ALERT_WEBHOOKS`` is logged (when it configures
+        any), never fatal.
+        """
+        if self._rules is None:
+            from processors.rules import load_rules, unknown_outputs
+
+            path = self.settings.rules_path
+            self._rules = load_rules(path)
+            log.info(
+                "alert rules from %s: %s",
+                path or "the shipped defaults",
+                ", ".join(r.name for r in self._rules.rules) or "none",
+                extra={"rules_path": str(path) if path else None},
+            )
+            configured = set(self.settings.alert_webhooks)
+            for who, name in unknown_outputs(self._rules, configured) if configured else []:
+                log.warning(
+                    "%s names output %r, which TOWNSQUARE_ALERT_WEBHOOKS does not configure",
+                    who,
+                    name,
+                )
+        return self._rules
+
+    @property
     def es(self) -> AsyncElasticsearch:
         if self._es is None:
             from streams.es.client import async_client
@@ -141,20 +176,38 @@ class Resources:
             self._es = async_client(self.settings)
         return self._es
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One HTTP client per worker (the notifier's webhooks), so connections are reused.
+
+        Redirects are not followed: a webhook that moved must be reconfigured,
+        not chased (a redirect could lead a signed alert anywhere).
+        """
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        return self._http
+
     def warm_up(self, roles: Sequence[str]) -> None:
         """Build at start-up what ``roles`` need, so configuration errors show before work."""
         if "enrich" in roles:
             _ = self.ner  # loads and logs the profile; the pool starts with the first batch
             _ = self.classifiers
+        if "alert" in roles:
+            _ = self.rules  # a bad rules file stops the worker here, with every problem listed
 
     async def close(self) -> None:
-        """Stop the NER pool and close the Elasticsearch client, if they were opened."""
+        """Stop the NER pool and close the Elasticsearch and HTTP clients, if they were opened."""
         if self._ner is not None:
             self._ner.close()
             self._ner = None
         if self._es is not None:
             await self._es.close()
             self._es = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 class ResourcesService(mode.Service):

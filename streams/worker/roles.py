@@ -29,9 +29,30 @@ ROLES: dict[str, tuple[str, ...]] = {
     "normalize": ("streams.worker.agents.normalize",),
     "locate": ("streams.worker.agents.locate",),
     "enrich": ("streams.worker.agents.enrich",),
-    "index": ("streams.worker.agents.index",),
+    "index": (
+        "streams.worker.agents.index",
+        "streams.worker.agents.index_conversations",
+        "streams.worker.agents.index_alerts",
+    ),
+    "alert": (
+        "streams.worker.agents.alert",
+        "streams.worker.agents.alert_deadlines",
+        "streams.worker.agents.alert_spikes",
+        "streams.worker.agents.alert_silence",
+    ),
+    "notify": ("streams.worker.agents.notify",),
 }
 """Role name -> the modules that declare its agents, in pipeline order."""
+
+SIDE_ROLES: tuple[str, ...] = ("alert", "notify")
+"""Roles that read topics the pipeline's own roles also read (posts.enriched, alerts, ...).
+
+A Kafka consumer group gives each partition to one member, so an ``alert``
+worker in the pipeline's group would take partitions of ``posts.enriched``
+away from ``index``. A worker that runs only side roles therefore joins a
+group of its own (:func:`consumer_group`); one that runs a pipeline role too
+(``all``) stays in the pipeline's group and runs every agent on its topics.
+"""
 
 DEPRECATED: dict[str, str] = {"sink": "index"}
 """Old role names still accepted, and the role each now means."""
@@ -57,6 +78,22 @@ def resolve(roles: Iterable[str]) -> list[str]:
             raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)} or all")
         wanted.add(role)
     return [role for role in ROLES if role in wanted]
+
+
+def consumer_group(app_id: str, roles: Iterable[str]) -> str:
+    """The consumer group (and Faust app id) of a worker running ``roles`` (resolved).
+
+    ``<app id>`` for any worker with a pipeline role, ``<app id>-alert``,
+    ``<app id>-notify`` or ``<app id>-alert-notify`` for one with side roles
+    only. The app id also prefixes the tables' changelog topics, so the alert
+    role's state lives under the group it runs in: run it either inside
+    ``all`` workers or on its own, not both (both would raise every alert
+    twice, under the same ids).
+    """
+    wanted = list(roles)
+    if wanted and all(role in SIDE_ROLES for role in wanted):
+        return "-".join([app_id, *(role for role in SIDE_ROLES if role in wanted)])
+    return app_id
 
 
 def register(

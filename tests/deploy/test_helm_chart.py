@@ -39,13 +39,15 @@ needs_helm = pytest.mark.skipif(
     not HAVE_HELM, reason="no helm binary on PATH and helm-python-sdk not installed"
 )
 RELEASE, NAMESPACE = "ts", "prod"
-ROLES = ("normalize", "locate", "enrich", "index")
+ROLES = ("normalize", "locate", "enrich", "index", "alert")
 ROLE_INPUT = {
     "normalize": "posts.raw",
     "locate": "posts.by_id",
     "enrich": "posts.normalized",
     "index": "posts.enriched",
+    "alert": "posts.enriched",
 }
+ENV_CONFIGMAP = f"{RELEASE}-townsquare-env"
 
 
 def default_values() -> dict[str, Any]:
@@ -185,10 +187,9 @@ def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]
 
 
 def env_names(docs: list[dict[str, Any]]) -> set[str]:
+    """Every env name a pod gets: its own env and the settings ConfigMap (not the rules map)."""
     names = {e["name"] for _n, c in containers(docs) for e in c.get("env") or []}
-    for cm in by_kind(docs, "ConfigMap").values():
-        names |= set(cm["data"])
-    return names
+    return names | set(by_kind(docs, "ConfigMap")[ENV_CONFIGMAP]["data"])
 
 
 # --- always: values and schema ------------------------------------------------------------
@@ -246,6 +247,8 @@ def test_helm_values_cover_the_operational_settings() -> None:
         "metrics_port",
         "data_dir",
         "profile_path",
+        "rules_path",
+        "kibana_base_url",
     ):
         assert f"TOWNSQUARE_{name.upper()}" in helpers, name
 
@@ -537,3 +540,336 @@ def test_pseudonym_key_as_a_secret_ref() -> None:
         assert not any(m["name"] == "pseudonym-key" for m in container["volumeMounts"])
         seen += 1
     assert seen == len(ROLES) + 2 + 1
+
+
+# --- alert webhooks: the notify role ------------------------------------------------------
+
+WEBHOOKS = {
+    "press-desk": {"url": "https://hooks.example/press", "format": "json"},
+    "ops": {"url": "https://hooks.example/services/T0/B0/tok3n", "format": "slack"},
+}
+SIGNING_KEY = {"name": "townsquare-alerts", "key": "signing-key"}
+ALERTING: dict[str, Any] = {
+    **EVERYTHING_ON,
+    "alerts": {"webhooks": json.dumps(WEBHOOKS), "webhookSecret": SIGNING_KEY, "webhookRetries": 3},
+}
+NOTIFY = f"{RELEASE}-townsquare-notify"
+
+
+def _notify_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    deployment = by_kind(docs, "Deployment")[NOTIFY]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def test_schema_requires_a_signing_key_for_alert_webhooks() -> None:
+    jsonschema.validate(merged(ALERTING), schema())
+    from_secret = {"alerts": {"webhooksSecret": {"name": "hooks"}, "webhookSecret": SIGNING_KEY}}
+    jsonschema.validate(merged(from_secret), schema())
+    for bad in (
+        {"alerts": {"webhooks": json.dumps(WEBHOOKS)}},
+        {"alerts": {"webhooksSecret": {"name": "hooks"}}},
+        {
+            "alerts": {
+                "webhooks": json.dumps(WEBHOOKS),
+                "webhooksSecret": {"name": "hooks"},
+                "webhookSecret": SIGNING_KEY,
+            }
+        },
+        {"alerts": {"webhooks": "https://hooks.example/press", "webhookSecret": SIGNING_KEY}},
+        {"alerts": {"webhookRetries": -1}},
+        {"alerts": {"webhookSecret": {"name": "s", "key": ""}}},
+        {"alerts": {"webhookSecretValue": "in the values file"}},
+        {"roles": {"notify": {"concurrency": 4}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(merged(bad), schema())
+
+
+@needs_helm
+def test_notify_is_deployed_only_when_alert_webhooks_are_configured() -> None:
+    plain = render(EVERYTHING_ON)
+    assert NOTIFY not in by_kind(plain, "Deployment")
+    assert NOTIFY not in by_kind(plain, "PodDisruptionBudget")
+    assert NOTIFY not in by_kind(plain, "NetworkPolicy")
+    assert not {n for n in env_names(plain) if "ALERT_WEBHOOK" in n}
+    docs = render(ALERTING)
+    assert _notify_container(docs)["args"] == ["worker", "--role", "notify"]
+    assert NOTIFY in by_kind(docs, "PodDisruptionBudget")
+    off = render({**ALERTING, "roles": {"notify": {"enabled": False}}})
+    assert NOTIFY not in by_kind(off, "Deployment")
+
+
+@needs_helm
+def test_alert_webhooks_and_their_key_reach_only_the_notify_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(ALERTING)
+    assert not env_names(docs) - allowed_env_names()
+    (configmap,) = by_kind(docs, "ConfigMap").values()
+    assert not {k for k in configmap["data"] if "ALERT" in k}, "no webhook or key in a ConfigMap"
+    for name, container in containers(docs):
+        names = {e["name"] for e in container.get("env") or []}
+        if name != NOTIFY:
+            assert not {n for n in names if "ALERT" in n}, name
+            assert not any(m["name"] == "alert-webhook-secret" for m in container["volumeMounts"])
+    container = _notify_container(docs)
+    env = {e["name"]: e for e in container["env"]}
+    assert "TOWNSQUARE_ALERT_WEBHOOK_SECRET" not in env
+    path = env["TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE"]["value"]
+    assert path.endswith("/signing-key")
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    spec = by_kind(docs, "Deployment")[NOTIFY]["spec"]["template"]["spec"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["secret"]["secretName"] == "townsquare-alerts"
+    assert volume["secret"]["items"] == [{"key": "signing-key", "path": "signing-key"}]
+    # What the notify pod gets is what Settings reads: the ConfigMap, its own env, and the
+    # key from the mounted file (a local stand-in for the mount).
+    key_file = tmp_path / "signing-key"
+    key_file.write_text("the signing key\n", encoding="utf-8")
+    own = {k: e["value"] for k, e in env.items() if "ALERT" in k}
+    for key, value in {**configmap["data"], **own}.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.setenv("TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE", str(key_file))
+    settings = Settings()
+    assert {n: (o.url, o.format) for n, o in settings.alert_webhooks.items()} == {
+        n: (o["url"], o["format"]) for n, o in WEBHOOKS.items()
+    }
+    assert settings.alert_webhook_retries == 3
+    assert settings.alert_webhook_secret is not None
+    assert settings.alert_webhook_secret.get_secret_value() == "the signing key"
+
+
+@needs_helm
+def test_alert_webhooks_from_a_secret_and_the_key_as_a_secret_ref() -> None:
+    docs = render(
+        {
+            **EVERYTHING_ON,
+            "secretsAs": "env",
+            "alerts": {"webhooksSecret": {"name": "hooks"}, "webhookSecret": SIGNING_KEY},
+        }
+    )
+    env = {e["name"]: e for e in _notify_container(docs)["env"]}
+    hooks = env["TOWNSQUARE_ALERT_WEBHOOKS"]["valueFrom"]["secretKeyRef"]
+    assert hooks == {"name": "hooks", "key": "webhooks.json"}
+    key = env["TOWNSQUARE_ALERT_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert key == SIGNING_KEY
+    assert "TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE" not in env
+    assert "tok3n" not in json.dumps(docs)
+    assert not any(
+        m["name"] == "alert-webhook-secret" for m in _notify_container(docs)["volumeMounts"]
+    )
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    "webhooks", ['{"ops": {"url": "https://x"}', '{"ops": {"format": "json"}}', '{"ops": "x"}']
+)
+def test_webhooks_that_are_not_named_outputs_with_a_url_fail_the_render(webhooks: str) -> None:
+    with pytest.raises(Exception, match=r"alerts\.webhooks"):
+        render({"alerts": {"webhooks": webhooks, "webhookSecret": SIGNING_KEY}})
+
+
+@needs_helm
+def test_only_the_notifier_may_reach_the_webhook_receivers() -> None:
+    policies = by_kind(render(ALERTING), "NetworkPolicy")
+    workers = policies[f"{RELEASE}-townsquare-workers"]["spec"]
+    assert "notify" not in workers["podSelector"]["matchExpressions"][0]["values"]
+    notify = policies[NOTIFY]["spec"]
+    assert notify["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "notify"
+    ports = {(p["protocol"], p["port"]) for rule in notify["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 9096), ("TCP", 9200), ("TCP", 443)}
+    [block] = [p["ipBlock"] for r in notify["egress"] for p in r.get("to", []) if "ipBlock" in p]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert set(PRIVATE) | {"100.64.0.0/10"} <= set(block["except"])
+
+
+# --- alert rules: the alert role --------------------------------------------------------
+
+ALERT = f"{RELEASE}-townsquare-alert"
+RULES_MAP = f"{RELEASE}-townsquare-rules"
+RULES = """\
+rules:
+  - name: reply-now
+    description: A post we should answer
+    when: {and: [{field: joinability.action, eq: reply}, {field: joinability.score, gte: 0.7}]}
+    severity: warning
+    throttle: 30m
+    outputs: [press-desk]
+reply_deadlines:
+  severity: warning
+  escalated_severity: critical
+"""
+
+
+def _pod(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return dict(by_kind(docs, "Deployment")[name]["spec"]["template"])
+
+
+def _alert_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = _pod(docs, ALERT)["spec"]["containers"]
+    return dict(container)
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in container.get("env") or []}
+
+
+def test_schema_takes_the_rules_from_the_values_or_a_configmap_not_both() -> None:
+    for good in (
+        {"alerts": {"rules": RULES}},
+        {"alerts": {"rulesConfigMap": "org-rules", "rulesKey": "alerting.yaml"}},
+        {"alerts": {"kibanaBaseUrl": "https://kibana.example/s/press"}},
+        {"roles": {"alert": {"enabled": False}}},
+    ):
+        jsonschema.validate(merged(good), schema())
+    for bad in (
+        {"alerts": {"rules": RULES, "rulesConfigMap": "org-rules"}},
+        {"alerts": {"rules": ["not", "a", "string"]}},
+        {"alerts": {"rulesKey": ""}},
+        {"alerts": {"rulesKey": "rules/alerts.yaml"}},
+        {"alerts": {"kibanaBaseUrl": "kibana.example"}},
+        {"roles": {"alert": {"concurrency": 4}}},
+        {"roles": {"alert": {"autoscaling": {"metricType": "Object"}}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(merged(bad), schema())
+
+
+@needs_helm
+def test_alert_role_runs_by_default_with_the_shipped_rules_and_the_profile_of_enrich() -> None:
+    docs = render()
+    container = _alert_container(docs)
+    assert container["args"] == ["worker", "--role", "alert"]
+    assert "TOWNSQUARE_RULES_PATH" not in _env(container), "unset: the shipped defaults"
+    assert RULES_MAP not in by_kind(docs, "ConfigMap")
+    assert "checksum/rules" not in _pod(docs, ALERT)["metadata"]["annotations"]
+    assert ALERT in by_kind(docs, "PodDisruptionBudget")
+    assert ALERT not in by_kind(docs, "HorizontalPodAutoscaler")
+    # The profile (for the reply SLA) reaches the alert pods exactly as it reaches enrich:
+    # the same settings ConfigMap, the same volume and the same mount.
+    docs = render({"profile": {"existingConfigMap": "org-profile", "key": "council.yaml"}})
+    path = by_kind(docs, "ConfigMap")[ENV_CONFIGMAP]["data"]["TOWNSQUARE_PROFILE_PATH"]
+    assert path == "/etc/townsquare/profile/council.yaml"
+    enrich = _pod(docs, f"{RELEASE}-townsquare-enrich")["spec"]
+    alert = _pod(docs, ALERT)["spec"]
+    for spec in (enrich, alert):
+        (container,) = spec["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": ENV_CONFIGMAP}}]
+        (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount == {
+            "name": "profile",
+            "mountPath": "/etc/townsquare/profile",
+            "readOnly": True,
+        }
+        (volume,) = [v for v in spec["volumes"] if v["name"] == "profile"]
+        assert volume == {"name": "profile", "configMap": {"name": "org-profile"}}
+    off = render({"roles": {"alert": {"enabled": False}}, "alerts": {"rules": RULES}})
+    assert ALERT not in by_kind(off, "Deployment")
+    assert ALERT not in by_kind(off, "PodDisruptionBudget")
+    assert RULES_MAP not in by_kind(off, "ConfigMap")
+
+
+@needs_helm
+def test_custom_rules_are_mounted_into_the_alert_pods_only(tmp_path: Path) -> None:
+    docs = render({**EVERYTHING_ON, "alerts": {"rules": RULES}})
+    assert not env_names(docs) - allowed_env_names()
+    rules_map = by_kind(docs, "ConfigMap")[RULES_MAP]
+    assert rules_map["data"] == {"rules.yaml": RULES}
+    container = _alert_container(docs)
+    path = _env(container)["TOWNSQUARE_RULES_PATH"]["value"]
+    assert path == "/etc/townsquare/rules/rules.yaml"
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in _pod(docs, ALERT)["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"] == {
+        "name": RULES_MAP,
+        "items": [{"key": "rules.yaml", "path": "rules.yaml"}],
+    }
+    for name, other in containers(docs):
+        if name != ALERT:
+            assert "TOWNSQUARE_RULES_PATH" not in _env(other), name
+            assert not any(m["name"] == "alert-rules" for m in other["volumeMounts"]), name
+    # What the alert pod mounts is a rules file the worker accepts (a local stand-in).
+    from processors.rules import load_rules
+
+    mounted = tmp_path / "rules.yaml"
+    mounted.write_text(rules_map["data"]["rules.yaml"], encoding="utf-8")
+    loaded = load_rules(mounted)
+    assert [r.name for r in loaded.rules] == ["reply-now"]
+    assert loaded.reply_deadlines.escalated_severity == "critical"
+
+
+@needs_helm
+def test_a_rules_change_rolls_the_alert_pods_and_only_them() -> None:
+    def annotations(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        return {n: _pod(docs, n)["metadata"]["annotations"] for n in by_kind(docs, "Deployment")}
+
+    before = annotations(render({"alerts": {"rules": RULES}}))
+    after = annotations(render({"alerts": {"rules": RULES.replace("30m", "45m")}}))
+    assert before[ALERT]["checksum/rules"] != after[ALERT]["checksum/rules"]
+    assert before[ALERT]["checksum/env"] == after[ALERT]["checksum/env"]
+    for name, pod in before.items():
+        if name != ALERT:
+            assert "checksum/rules" not in pod, name
+            assert pod == after[name], name
+
+
+@needs_helm
+def test_rules_from_an_existing_configmap() -> None:
+    docs = render({"alerts": {"rulesConfigMap": "org-rules", "rulesKey": "alerting.yaml"}})
+    assert RULES_MAP not in by_kind(docs, "ConfigMap"), "the existing map, not one of ours"
+    container = _alert_container(docs)
+    path = _env(container)["TOWNSQUARE_RULES_PATH"]["value"]
+    assert path == "/etc/townsquare/rules/alerting.yaml"
+    (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+    (volume,) = [v for v in _pod(docs, ALERT)["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"] == {
+        "name": "org-rules",
+        "items": [{"key": "alerting.yaml", "path": "alerting.yaml"}],
+    }
+    # The chart cannot see that map's content, so it does not pretend to checksum it.
+    assert "checksum/rules" not in _pod(docs, ALERT)["metadata"]["annotations"]
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    ("alerts", "error"),
+    [
+        ({"rules": RULES, "rulesConfigMap": "org-rules"}, r"(?i)schema|rulesConfigMap|not"),
+        ({"rules": "rules: [\n"}, r"alerts\.rules"),
+        ({"rules": "- name: a list, not a mapping\n"}, r"alerts\.rules"),
+        ({"rules": "rulez: []\n"}, r"alerts\.rules.*rulez"),
+    ],
+)
+def test_bad_rules_fail_the_render(alerts: dict[str, Any], error: str) -> None:
+    with pytest.raises(Exception, match=error):
+        render({"alerts": alerts})
+
+
+@needs_helm
+def test_kibana_base_url_reaches_the_configmap() -> None:
+    (configmap,) = by_kind(render(), "ConfigMap").values()
+    assert "TOWNSQUARE_KIBANA_BASE_URL" not in configmap["data"]
+    docs = render({"alerts": {"kibanaBaseUrl": "https://kibana.example/s/press"}})
+    data = by_kind(docs, "ConfigMap")[ENV_CONFIGMAP]["data"]
+    assert data["TOWNSQUARE_KIBANA_BASE_URL"] == "https://kibana.example/s/press"
+    settings = Settings.model_validate(
+        {k.removeprefix("TOWNSQUARE_").lower(): v for k, v in data.items()}
+    )
+    assert settings.kibana_base_url == "https://kibana.example/s/press"
+    assert _alert_container(docs)["envFrom"] == [{"configMapRef": {"name": ENV_CONFIGMAP}}]
+
+
+@needs_helm
+def test_alert_role_autoscales_on_the_enriched_topic_and_is_fenced_like_the_workers() -> None:
+    docs = render({**EVERYTHING_ON, "roles": {"alert": {"autoscaling": {"enabled": True}}}})
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")[ALERT]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == ALERT
+    (metric,) = hpa["spec"]["metrics"]
+    topic = metric["external"]["metric"]["selector"]["matchLabels"]["topic"]
+    assert topic == Settings(topic_prefix="townsquare.", topic_version="v1").topic("posts.enriched")
+    assert "replicas" not in by_kind(docs, "Deployment")[ALERT]["spec"]
+    workers = by_kind(docs, "NetworkPolicy")[f"{RELEASE}-townsquare-workers"]["spec"]
+    assert "alert" in workers["podSelector"]["matchExpressions"][0]["values"]

@@ -149,6 +149,25 @@ def test_required_alerts_exist() -> None:
         assert rule["annotations"]["summary"]
 
 
+def test_silent_source_alert_matches_the_alert_stage() -> None:
+    """Per source, no increase for a while after traffic before; file replays never count.
+
+    The same ``source`` label as the envelopes' source, which the alert stage's own
+    silence alert (streams/steps/silence.py) names.
+    """
+    from streams.steps.silence import FINITE_SOURCES
+
+    alerts = {rule["alert"]: rule for rule in rules() if "alert" in rule}
+    silent = alerts["TownsquareSourceSilent"]
+    expr = " ".join(str(silent["expr"]).split())
+    assert "townsquare_ingested_total" in series_in(expr)
+    assert expr.count("sum by (source) (increase(townsquare_ingested_total") == 2
+    assert "== 0" in expr and "offset" in expr and "> 0" in expr
+    for source in FINITE_SOURCES:
+        assert expr.count(f'source!="{source}"') == 2
+    assert "{{ $labels.source }}" in silent["annotations"]["summary"]
+
+
 def test_dashboard_metrics_exist() -> None:
     known = exported_series() | recorded()
     exprs = dashboard_exprs()

@@ -44,11 +44,150 @@ app.kubernetes.io/part-of: townsquare
 
 {{/* The topic each worker role consumes; its lag drives that role's HPA. */}}
 {{- define "townsquare.roleInputTopic" -}}
-{{- $inputs := dict "normalize" "posts.raw" "locate" "posts.by_id" "enrich" "posts.normalized" "index" "posts.enriched" }}
+{{- $inputs := dict "normalize" "posts.raw" "locate" "posts.by_id" "enrich" "posts.normalized" "index" "posts.enriched" "alert" "posts.enriched" "notify" "alerts" }}
 {{- include "townsquare.topic" (dict "root" .root "name" (get $inputs .role)) }}
 {{- end }}
 
 {{- define "townsquare.secretDir" -}}/var/run/secrets/townsquare{{- end }}
+
+{{/* "true" when alert webhooks are configured (in the values or in a Secret), else empty. */}}
+{{- define "townsquare.alertWebhooks" -}}
+{{- if or .Values.alerts.webhooks .Values.alerts.webhooksSecret.name }}true{{ end }}
+{{- end }}
+
+{{/* "true" when a role's Deployment is rendered: enabled, and for notify only with webhooks. */}}
+{{- define "townsquare.roleDeployed" -}}
+{{- $cfg := get .root.Values.roles .role }}
+{{- if and $cfg $cfg.enabled (or (ne .role "notify") (include "townsquare.alertWebhooks" .root)) }}true{{ end }}
+{{- end }}
+
+{{/*
+The notify pods' own settings: the webhooks, the retries and the signing key. Only they
+get them, so no other pod holds the key or the URLs. The webhooks JSON is checked here,
+so a typo fails the install rather than the worker's start.
+*/}}
+{{- define "townsquare.notifyEnv" -}}
+{{- $alerts := .Values.alerts }}
+{{- if $alerts.webhooks }}
+{{- $parsed := fromJson $alerts.webhooks }}
+{{- if or (not $parsed) (hasKey $parsed "Error") }}
+{{- fail "alerts.webhooks must be a JSON object: output name -> {\"url\": ..., \"format\": \"slack\" or \"json\"}" }}
+{{- end }}
+{{- range $name, $output := $parsed }}
+{{- if not (and (kindIs "map" $output) (get $output "url")) }}
+{{- fail (printf "alerts.webhooks: output %q has no url" $name) }}
+{{- end }}
+{{- end }}
+- name: TOWNSQUARE_ALERT_WEBHOOKS
+  value: {{ $alerts.webhooks | quote }}
+{{- else if $alerts.webhooksSecret.name }}
+- name: TOWNSQUARE_ALERT_WEBHOOKS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $alerts.webhooksSecret.name | quote }}
+      key: {{ $alerts.webhooksSecret.key | quote }}
+{{- end }}
+- name: TOWNSQUARE_ALERT_WEBHOOK_RETRIES
+  value: {{ $alerts.webhookRetries | quote }}
+{{- with $alerts.webhookSecret.name }}
+{{- if eq $.Values.secretsAs "file" }}
+- name: TOWNSQUARE_ALERT_WEBHOOK_SECRET_FILE
+  value: {{ printf "%s/alert-webhook/%s" (include "townsquare.secretDir" $) $alerts.webhookSecret.key | quote }}
+{{- else }}
+- name: TOWNSQUARE_ALERT_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $alerts.webhookSecret.key | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.notifyVolumeMounts" -}}
+{{- if and .Values.alerts.webhookSecret.name (eq .Values.secretsAs "file") }}
+- name: alert-webhook-secret
+  mountPath: {{ printf "%s/alert-webhook" (include "townsquare.secretDir" .) }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.notifyVolumes" -}}
+{{- if and .Values.alerts.webhookSecret.name (eq .Values.secretsAs "file") }}
+- name: alert-webhook-secret
+  secret:
+    secretName: {{ .Values.alerts.webhookSecret.name }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.alerts.webhookSecret.key }}
+        path: {{ .Values.alerts.webhookSecret.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ConfigMap holding the alert rules, or empty for the rules shipped in the package:
+alerts.rulesConfigMap (an existing map) or, from alerts.rules, the chart's own -rules map.
+The schema refuses both; this fails too, for a render that skips the schema.
+*/}}
+{{- define "townsquare.rulesConfigMap" -}}
+{{- $alerts := .Values.alerts }}
+{{- if and $alerts.rulesConfigMap (trim $alerts.rules) }}
+{{- fail "alerts.rules and alerts.rulesConfigMap: set one, not both" }}
+{{- end }}
+{{- if $alerts.rulesConfigMap }}{{ $alerts.rulesConfigMap }}
+{{- else if trim $alerts.rules }}{{ include "townsquare.fullname" . }}-rules
+{{- end }}
+{{- end }}
+
+{{/*
+The data of the chart's own rules ConfigMap (alerts.rules under alerts.rulesKey), empty when
+it has none. The YAML is checked here, so a broken file fails the install rather than the
+alert worker's start: a mapping of the rules file's sections (`townsquare rules check FILE`
+validates the rest).
+*/}}
+{{- define "townsquare.rulesData" -}}
+{{- $alerts := .Values.alerts }}
+{{- if and (trim $alerts.rules) (not $alerts.rulesConfigMap) }}
+{{- $parsed := fromYaml $alerts.rules }}
+{{- if or (not $parsed) (hasKey $parsed "Error") }}
+{{- fail "alerts.rules must be a YAML mapping with rules, spikes, reply_deadlines and/or silence (the rules file format)" }}
+{{- end }}
+{{- range $section, $_ := $parsed }}
+{{- if not (has $section (list "rules" "spikes" "reply_deadlines" "silence")) }}
+{{- fail (printf "alerts.rules: unknown section %q (expected rules, spikes, reply_deadlines, silence)" $section) }}
+{{- end }}
+{{- end }}
+{{- dict $alerts.rulesKey $alerts.rules | toYaml }}
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.rulesDir" -}}/etc/townsquare/rules{{- end }}
+
+{{/* The alert pods' own settings: where the rules file is mounted, if there is one. */}}
+{{- define "townsquare.alertEnv" -}}
+{{- if include "townsquare.rulesConfigMap" . }}
+- name: TOWNSQUARE_RULES_PATH
+  value: {{ printf "%s/%s" (include "townsquare.rulesDir" .) .Values.alerts.rulesKey | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.alertVolumeMounts" -}}
+{{- if include "townsquare.rulesConfigMap" . }}
+- name: alert-rules
+  mountPath: {{ include "townsquare.rulesDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.alertVolumes" -}}
+{{- with include "townsquare.rulesConfigMap" . }}
+- name: alert-rules
+  configMap:
+    name: {{ . }}
+    items:
+      - key: {{ $.Values.alerts.rulesKey }}
+        path: {{ $.Values.alerts.rulesKey }}
+{{- end }}
+{{- end }}
 
 {{/*
 Non-secret settings as TOWNSQUARE_* keys. Rendered into the ConfigMap and, because
@@ -96,6 +235,9 @@ TOWNSQUARE_MAX_MESSAGE_BYTES: {{ .Values.enrichment.maxMessageBytes | int64 | qu
 TOWNSQUARE_PROFILE_PATH: {{ printf "/etc/townsquare/profile/%s" .Values.profile.key | quote }}
 {{- end }}
 TOWNSQUARE_ALLOW_SAMPLE_PROFILE: {{ .Values.profile.allowSample | quote }}
+{{- with .Values.alerts.kibanaBaseUrl }}
+TOWNSQUARE_KIBANA_BASE_URL: {{ . | quote }}
+{{- end }}
 TOWNSQUARE_METRICS_PORT: {{ .Values.metrics.port | quote }}
 TOWNSQUARE_LOG_LEVEL: {{ .Values.logLevel | quote }}
 TOWNSQUARE_LOG_FORMAT: {{ .Values.logFormat | quote }}
@@ -251,7 +393,8 @@ TOWNSQUARE_DATA_DIR: "/data"
 {{- end }}
 {{- end }}
 
-{{/* Pod-level settings shared by every townsquare pod. */}}
+{{/* Pod-level settings shared by every townsquare pod (volumes stays last: the notify and
+alert Deployments append their own to the list). */}}
 {{- define "townsquare.podCommon" -}}
 automountServiceAccountToken: false
 {{- with .Values.serviceAccountName }}

@@ -76,12 +76,12 @@ def test_worker_refuses_an_unknown_role_before_starting_anything(tmp_path: Path)
     assert result.exit_code != 0
     output = " ".join(result.output.split())
     assert "unknown role 'sinks'" in output
-    assert "normalize, locate, enrich, index or all" in output
+    assert "normalize, locate, enrich, index, alert, notify or all" in output
     assert not (tmp_path / "d").exists(), "nothing was started or created"
 
 
 def test_worker_help_names_the_roles() -> None:
     result = runner.invoke(app, ["worker", "--help"])
     output = " ".join(result.output.replace("│", " ").split())  # help wraps inside a box
-    assert "normalize, locate, enrich, index or all" in output
+    assert "normalize, locate, enrich, index, alert, notify or all" in output
     assert "--sample-profile" in output

@@ -32,7 +32,7 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 def test_all_means_every_stage_in_pipeline_order() -> None:
-    assert resolve(["all"]) == ["normalize", "locate", "enrich", "index"]
+    assert resolve(["all"]) == ["normalize", "locate", "enrich", "index", "alert", "notify"]
     assert resolve(["index", "normalize", "index"]) == ["normalize", "index"]
 
 
@@ -48,7 +48,7 @@ def test_sink_still_means_index_with_a_warning(caplog: pytest.LogCaptureFixture)
 
 
 def test_an_unknown_role_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="normalize, locate, enrich, index or all"):
+    with pytest.raises(ValueError, match="normalize, locate, enrich, index, alert, notify or all"):
         resolve(["sinks"])
 
 
@@ -57,10 +57,31 @@ async def test_the_app_declares_only_the_agents_and_tables_of_its_roles(tmp_path
     assert list(worker.app.agents) == ["townsquare.normalize"]
     assert list(worker.app.tables) == [], "normalize keeps no state"
     located = create_worker(_settings(tmp_path), ["locate", "index"])
-    assert sorted(located.app.agents) == ["townsquare.index", "townsquare.locate"]
+    assert sorted(located.app.agents) == [
+        "townsquare.index",
+        "townsquare.index_alerts",
+        "townsquare.index_conversations",
+        "townsquare.locate",
+    ]
     assert list(located.app.tables) == ["post_locations"]
+    alerting = create_worker(_settings(tmp_path), ["alert"])
+    assert sorted(alerting.app.tables) == [
+        "alert_throttle",
+        "deadlines",
+        "silence",
+        "spike_counts",
+        "spike_state",
+    ], "the alert role keeps its own state, and not the pipeline's"
     everything = create_app(_settings(tmp_path))
-    assert sorted(everything.tables) == ["conversations", "post_locations"]
+    assert sorted(everything.tables) == [
+        "alert_throttle",
+        "conversations",
+        "deadlines",
+        "post_locations",
+        "silence",
+        "spike_counts",
+        "spike_state",
+    ]
 
 
 async def test_topics_are_named_from_settings(tmp_path: Path) -> None:
@@ -166,3 +187,14 @@ def test_only_roles_that_see_new_posts_read_the_erasure_list(tmp_path: Path) -> 
         assert (worker.erasure_watch is not None) is reads, roles
         assert (worker.resources.withhold is not None) is reads, roles
         assert len(worker.services()) == (2 if reads else 1)
+
+
+def test_side_roles_alone_get_a_consumer_group_of_their_own() -> None:
+    from streams.worker.roles import consumer_group
+
+    assert consumer_group("ts", resolve(["all"])) == "ts"
+    assert consumer_group("ts", resolve(["index"])) == "ts"
+    assert consumer_group("ts", resolve(["index", "alert"])) == "ts", "runs every agent it reads"
+    assert consumer_group("ts", resolve(["alert"])) == "ts-alert"
+    assert consumer_group("ts", resolve(["notify"])) == "ts-notify"
+    assert consumer_group("ts", resolve(["notify", "alert"])) == "ts-alert-notify"

@@ -170,7 +170,48 @@ def install(es: Elasticsearch, settings: Settings) -> SetupReport:
         (report.existing if exists else report.created).append(f"index template {name}")
         if es.indices.exists_alias(name=name):
             report.existing.append(f"write alias {name}")
+            _sync_mappings(es, name, body, report)
         else:
             es.indices.create(index=f"{name}-000001", aliases={name: {"is_write_index": True}})
             report.created.append(f"write alias {name} -> {name}-000001")
     return report
+
+
+def _sync_mappings(
+    es: Elasticsearch, alias: str, body: dict[str, Any], report: SetupReport
+) -> None:
+    """Give the family's existing indices the fields a newer template adds.
+
+    A template applies only to indices created after it, and the mappings are
+    ``dynamic: strict``, so without this an upgrade that adds a field (a new
+    schema version) would have every new document refused by the indices that
+    already exist. Adding fields is always allowed; changing a field's type is
+    not, and is reported (reindex into a new index, then move the alias).
+    """
+    mappings = body["template"].get("mappings", {})
+    properties = mappings.get("properties")
+    if not properties:
+        return
+    wanted = dict(properties)
+    current = es.indices.get_mapping(index=f"{alias}-*", allow_no_indices=True)
+    missing = sorted(
+        {
+            field
+            for index in current.values()
+            for field in wanted
+            if field not in index.get("mappings", {}).get("properties", {})
+        }
+    )
+    if not missing:
+        return
+    try:
+        es.indices.put_mapping(index=f"{alias}-*", properties=wanted)
+    except ApiError as exc:
+        if exc.meta.status != 400:
+            raise
+        report.unsupported.append(
+            f"mapping of {alias}: {exc.message or exc} (a field changed type: reindex into a "
+            "new index and move the alias)"
+        )
+        return
+    report.updated.append(f"mapping of {alias}: added {', '.join(missing)}")

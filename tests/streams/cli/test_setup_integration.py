@@ -169,3 +169,30 @@ def test_topics_holding_posts_get_the_retention_and_follow_a_change(
 
     again = run_setup(shorter)
     assert again.updated == [] and again.created == []
+
+
+def test_setup_adds_a_newer_templates_fields_to_existing_indices(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """An upgrade that adds a field must not leave older strict indices refusing documents."""
+    from streams.es.client import sync_client
+
+    iso = isolated(servers, tmp_path)
+    alias = iso.settings.index_alias("alerts")
+    es = sync_client(iso.settings)
+    try:
+        # An alerts index as an older version created it: strict, fewer fields.
+        es.indices.create(
+            index=f"{alias}-000001",
+            mappings={"dynamic": "strict", "properties": {"id": {"type": "keyword"}}},
+            aliases={alias: {"is_write_index": True}},
+        )
+        report = run_setup(iso.settings)
+        [line] = [u for u in report.updated if u.startswith(f"mapping of {alias}:")]
+        assert "rule" in line and "spike" in line
+        mapped = es.indices.get_mapping(index=f"{alias}-000001")[f"{alias}-000001"]
+        assert {"rule", "severity", "why", "spike"} <= set(mapped["mappings"]["properties"])
+        again = run_setup(iso.settings)
+        assert not [u for u in again.updated if u.startswith("mapping of")], "nothing left to add"
+    finally:
+        es.close()

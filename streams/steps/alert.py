@@ -23,7 +23,6 @@ Pure: no Faust, Kafka or Elasticsearch.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -31,6 +30,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from processors.adapters.common import loads_json
+from processors.adapters.errors import AdapterError
 from processors.alerts import alert_id, discover_url
 from processors.rules import evaluate, post_view
 from processors.rules_file import Rule
@@ -98,9 +99,9 @@ class Decoded(NamedTuple):
 def decode(value: bytes | None) -> Decoded:
     """Decode a posts.enriched value; tombstones are recognised, bad values rejected."""
     try:
-        data = json.loads(value or b"")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Decoded(None, Rejected("invalid_json", str(exc)))
+        data = loads_json(value or b"", "posts.enriched value")
+    except AdapterError as exc:  # anything a producer other than enrich could put there
+        return Decoded(None, Rejected(exc.reason, str(exc)))
     if not isinstance(data, dict):
         return Decoded(None, Rejected("wrong_type", f"expected a JSON object, not {data!r:.80}"))
     try:

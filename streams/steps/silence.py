@@ -29,13 +29,14 @@ never silent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from processors.adapters.common import loads_json
+from processors.adapters.errors import AdapterError
 from processors.alerts import alert_id
 from processors.rules_file import SilenceConfig
 from schemas.models import Alert, Condition
@@ -68,8 +69,10 @@ def arrival(value: bytes | None) -> tuple[str, datetime] | None:
     that its source is alive, if it names itself and a time.
     """
     try:
-        data = json.loads(value or b"")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # The shared untrusted-JSON path: posts.raw carries whatever reached the edge,
+        # a 100,000-deep array included (json.loads alone raises RecursionError).
+        data = loads_json(value or b"", "envelope")
+    except AdapterError:
         return None
     if not isinstance(data, dict):
         return None

@@ -359,3 +359,10 @@ def test_alert_actions_keep_one_action_per_alert_id_and_reject_bad_values() -> N
     # dynamic: strict refuses any field the template does not map.
     assert set(action["_source"]) <= _template_fields()
     assert set(Alert.model_fields) | {"indexed_at"} == _template_fields()
+
+
+def test_decode_refuses_a_depth_bomb_instead_of_raising() -> None:
+    from streams.steps.alert import decode
+
+    decoded = decode(b"[" * 100_000 + b"]" * 100_000)
+    assert decoded.rejected is not None and decoded.rejected.reason == "too_deep"

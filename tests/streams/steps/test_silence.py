@@ -161,3 +161,12 @@ def test_sweep_over_many_sources_is_list_in_list_out() -> None:
     assert sorted(a.source or "" for a in alerts) == ["mastodon", "rss"]
     assert set(updates) == {"mastodon", "rss"}
     assert sweep({**table, **updates}, now + timedelta(minutes=5), CONFIG) == ([], {})
+
+
+def test_an_arrival_never_raises_on_what_reached_the_edge() -> None:
+    """posts.raw holds every bad input normalize will dead-letter; reading it must not crash."""
+    from streams.steps.silence import arrival
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for value in (deep, b"\xff\xfe", b"NaN", b"1" * 5000, b"[]", b"", None):
+        assert arrival(value) is None

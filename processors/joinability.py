@@ -163,10 +163,10 @@ def _share_of_voice(state: ConversationState) -> tuple[float, list[str]]:
 
 def _penalties(
     reading: Reading, decision: Decision, sensitive_topics: Sequence[str]
-) -> tuple[dict[str, float], list[str], list[str]]:
-    """Penalty severities, the sensitivity flags, and a reason per penalty found."""
+) -> tuple[dict[str, float], list[str], list[tuple[str, str]]]:
+    """Penalty severities, the sensitivity flags, and a (code, reason) per penalty found."""
     flags: list[str] = []
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
     sensitivity = 0.0
     for name in dict.fromkeys((*PERSONAL_SIGNALS, *sensitive_topics)):
         s = signal(reading, name)
@@ -177,26 +177,36 @@ def _penalties(
         if decision.care:
             severity /= 2  # a support request that mentions it: answer it, carefully
         sensitivity = max(sensitivity, severity)
-        reasons.append(f"Touches on {name.replace('_', '-')} ({s.evidence[0]}).")
+        reasons.append(
+            (
+                f"penalty.sensitivity.{name}",
+                f"Touches on {name.replace('_', '-')} ({s.evidence[0]}).",
+            )
+        )
     hostility = 0.0
     for name in (*HOSTILE_SIGNALS, "pile_on"):
         s = signal(reading, name)
         if s is not None:
             hostility = max(hostility, _HOSTILE_SEVERITY[name])
-            reasons.append(f"Contains {name} ({s.evidence[0]}).")
+            reasons.append((f"penalty.hostility.{name}", f"Contains {name} ({s.evidence[0]})."))
     offensive = signal(reading, "offensive")
     if offensive is not None and hostility == 0.0:
         hostility = _SWEARING_SEVERITY
-        reasons.append(f"Offensive language ({offensive.evidence[0]}): damps, does not silence.")
+        reasons.append(
+            (
+                "penalty.hostility.offensive",
+                f"Offensive language ({offensive.evidence[0]}): damps, does not silence.",
+            )
+        )
     spam = signal(reading, "spam")
     stuffing = signal(reading, "stuffing")
     spam_severity = 0.0
     if spam:
         spam_severity = 1.0 - (1.0 - spam.score) * (1.0 - (stuffing.score if stuffing else 0.0))
-        reasons.append(f"Looks like spam ({'; '.join(spam.evidence)}).")
+        reasons.append(("penalty.spam.spam", f"Looks like spam ({'; '.join(spam.evidence)})."))
     elif stuffing:
         spam_severity = stuffing.score
-        reasons.append(f"Many tags or links ({stuffing.evidence[0]}).")
+        reasons.append(("penalty.spam.stuffing", f"Many tags or links ({stuffing.evidence[0]})."))
     penalties = {
         "sensitivity": sensitivity,
         "hostility": hostility,
@@ -247,20 +257,34 @@ def score_joinability(
     components.update({name: round(v, 4) for name, v in severity.items()})
     score = combine(components, org.weights)
 
-    reasons = [f"{decision.why} [rule: {decision.rule}]"]
+    # (code, sentence) pairs: the code is for machines (stable within a major
+    # schema version), the sentence for people (free to be reworded).
+    explained = [(decision.code, f"{decision.why} [rule: {decision.rule}]")]
     ranked = sorted(POSITIVE, key=lambda c: org.weights[c] * components[c], reverse=True)
     for name in ranked[:3]:
         value, details = parts[name]
         if value > 0:
-            reasons.append(f"{_SENTENCES[name]} ({components[name]:.2f}): {'; '.join(details)}.")
+            explained.append(
+                (
+                    f"component.{name}",
+                    f"{_SENTENCES[name]} ({components[name]:.2f}): {'; '.join(details)}.",
+                )
+            )
     for name in ("share_of_voice", "freshness"):
         if name not in ranked[:3] and components[name] < 0.25:
-            reasons.append(
-                f"Low {name.replace('_', ' ')} ({components[name]:.2f}): "
-                f"{'; '.join(parts[name][1])}."
+            explained.append(
+                (
+                    f"low.{name}",
+                    f"Low {name.replace('_', ' ')} ({components[name]:.2f}): "
+                    f"{'; '.join(parts[name][1])}.",
+                )
             )
-    reasons.extend(penalty_reasons)
+    explained.extend(penalty_reasons)
     joinability = Joinability(
-        score=score, action=decision.action, components=components, reasons=reasons
+        score=score,
+        action=decision.action,
+        components=components,
+        reasons=[sentence for _, sentence in explained],
+        reason_codes=[code for code, _ in explained],
     )
     return joinability, Sensitivity(flags=flags)

@@ -57,6 +57,16 @@ class Decision:
     care: bool = False
     """Reply, but carefully: the post touches a personal topic."""
 
+    @property
+    def code(self) -> str:
+        """The machine-readable reason code of this decision (``rule.<rule>``).
+
+        ``why`` is prose for a person and may be reworded; the code names the
+        table row, which is stable within a major schema version, so a
+        subscriber can count or route on it (``Joinability.reason_codes``).
+        """
+        return f"rule.{self.rule}"
+
 
 _NEEDS = ("question", "complaint")
 _CLEAR = 0.85

@@ -7,16 +7,28 @@ add a line to ``schemas/CHANGELOG.md`` on any change to a published model.
 
 Models are strict about shape (``extra="forbid"`` on what we publish) so a bug
 upstream surfaces as a dead letter instead of a silently different document.
+The *published* JSON Schemas are not: ``schemas.export`` drops
+``additionalProperties: false`` from them, because the contract with
+subscribers is forward-compatible (a minor version may add an optional field,
+consumers ignore fields they do not know). Strictness protects our own
+pipeline, where producer and consumer ship together; it would break every
+subscriber that validates against an older minor version.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
+
+SCHEMA_VERSION_HEADER = "townsquare-schema-version"
+"""Kafka header on every message townsquare publishes: the SCHEMA_VERSION it was written with."""
+KIND_HEADER = "townsquare-kind"
+"""Kafka header naming the value's shape, so a consumer can route before it parses the JSON."""
 
 StakeholderLabel = Literal[
     "customer",
@@ -31,6 +43,38 @@ StakeholderLabel = Literal[
 ]
 Action = Literal["reply", "appreciate", "escalate", "listen_only", "do_not_engage"]
 MessageKind = Literal["post", "edit", "delete"]
+EnrichedKind = Literal["post", "edit"]
+"""An enriched post is never a delete: deletes are published as :class:`PostDeleted`."""
+
+COMPONENT_NAMES = (
+    "relevance",
+    "invitation",
+    "engagement",
+    "openness",
+    "freshness",
+    "share_of_voice",
+    "sensitivity",
+    "hostility",
+    "spam",
+    "own_post",
+)
+"""The keys of ``Joinability.components``: six positives, then four penalties.
+
+See docs/joinability.md; processors.joinability scores exactly these.
+"""
+
+_COMPONENT_DESCRIPTIONS = {
+    "relevance": "Positive: the post addresses, names or is on a topic of us.",
+    "invitation": "Positive: it invites an answer (a reply to us, a mention, a question).",
+    "engagement": "Positive: the other side is engaged in the thread.",
+    "openness": "Positive: the thread is public, active and not dominated by one voice.",
+    "freshness": "Positive: halves every half reply window of age.",
+    "share_of_voice": "Positive: we have room to speak (we have not posted unanswered).",
+    "sensitivity": "Penalty: a personal or profile-sensitive topic.",
+    "hostility": "Penalty: threat, abuse, hate, a pile-on or offensive language.",
+    "spam": "Penalty: spam or tag/link stuffing.",
+    "own_post": "Penalty: 1 for our own post.",
+}
 
 
 def _utc(value: datetime) -> datetime:
@@ -128,10 +172,37 @@ class Stakeholder(_Model):
 
 
 class Joinability(_Model):
+    """The score, the recommended action and why, in prose and as machine-readable codes.
+
+    ``reason_codes`` is parallel to ``reasons`` (same length, same order), so a
+    subscriber can filter or count on the code and show the sentence. Codes
+    are stable within a major version; the prose may be reworded any time.
+    """
+
     score: float = Field(ge=0.0, le=1.0)
     action: Action
-    components: dict[str, float] = Field(default_factory=dict)
-    reasons: list[str] = Field(default_factory=list)
+    components: dict[str, float] = Field(
+        default_factory=dict,
+        description="Component name -> value in 0..1; the names are COMPONENT_NAMES "
+        "(listed under properties and x-component-names).",
+        json_schema_extra={
+            "properties": {
+                name: {"type": "number", "minimum": 0, "maximum": 1, "description": text}
+                for name, text in _COMPONENT_DESCRIPTIONS.items()
+            },
+            "x-component-names": list(COMPONENT_NAMES),
+        },
+    )
+    reasons: list[str] = Field(default_factory=list, description="Sentences for a person.")
+    reason_codes: list[str] = Field(
+        default_factory=list,
+        description="One code per entry of reasons, same order: rule.<policy rule> (the "
+        "action's rule: own, self_harm, hostile, spam, escalate, pile_on, unrelated, "
+        "sensitive_topic, personal, news, help, thanks, closing, praise, default), "
+        "component.<name> (a top positive component), low.<name> (share_of_voice or "
+        "freshness below 0.25), penalty.sensitivity.<signal>, penalty.hostility.<signal>, "
+        "penalty.hostility.offensive, penalty.spam.spam, penalty.spam.stuffing.",
+    )
 
 
 class ConversationSummary(_Model):
@@ -187,8 +258,18 @@ class Reading(_Model):
 
 
 class EnrichedPost(CanonicalPost):
-    """A canonical post with what enrichment found, as published on ``posts.enriched``."""
+    """A canonical post with what enrichment found, as published on ``posts.enriched``.
 
+    ``kind`` is narrowed to post|edit: enrich publishes a delete as a
+    :class:`PostDeleted` tombstone, never as an enriched post, so the
+    published schema must not let a consumer expect one.
+    """
+
+    kind: EnrichedKind = Field(
+        default="post",
+        description="post (new) or edit (replaces the stored post with the same id); deletes "
+        "arrive as post_deleted.",
+    )
     entities: list[Entity] = Field(default_factory=list)
     stakeholders: list[Stakeholder] = Field(default_factory=list)
     joinability: Joinability
@@ -385,3 +466,28 @@ PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "conversation_view": ConversationView,
     "alert": Alert,
 }
+
+
+def message_headers(value: bytes | None, shape: str) -> list[tuple[str, bytes]]:
+    """The headers of every message townsquare publishes (kafka-python's and Faust's form).
+
+    ``townsquare-schema-version`` lets a consumer pick a parser before reading
+    the value; ``townsquare-kind`` is the value's own ``kind`` when it has one
+    (post, edit, delete on posts.enriched; the alert kind on alerts), else
+    ``shape`` (the model name: conversation_view, dead_letter, erasure,
+    raw_envelope, locator), and ``tombstone`` for a null value on a
+    compacted topic. Reading ``kind`` from the bytes keeps callers (steps
+    that return plain :class:`Send` records) unchanged.
+    """
+    kind = "tombstone" if value is None else shape
+    if value is not None and value[:1] == b"{":
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and isinstance(decoded.get("kind"), str):
+            kind = decoded["kind"]
+    return [
+        (SCHEMA_VERSION_HEADER, SCHEMA_VERSION.encode("ascii")),
+        (KIND_HEADER, kind.encode("utf-8")),
+    ]

@@ -60,7 +60,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from processors.erasure import subject_forms
 from processors.profile import normalize_handle
-from schemas.models import Author, CanonicalPost, Erasure
+from schemas.models import Author, CanonicalPost, Erasure, message_headers
 from streams.kafka_config import kafka_python_config
 from streams.settings import Settings
 from streams.steps.locate import forget_record
@@ -68,6 +68,9 @@ from streams.topic_names import BY_ID, ERASURES, NORMALIZED
 
 SEND_TIMEOUT = 30.0
 """Seconds to wait for the broker to acknowledge each record."""
+
+_SHAPES = {NORMALIZED: "canonical_post", BY_ID: "locator", ERASURES: "erasure"}
+"""Topic -> the value's shape, for the kind header (docs/consumers.md)."""
 
 
 class ForgetError(RuntimeError):
@@ -248,8 +251,13 @@ class _Outbox:
         self.pending: list[Any] = []
 
     def send(self, topic: str, key: str, value: bytes) -> None:
+        """Queue one record with the headers every townsquare message carries."""
         full = self.settings.topic(topic)
-        self.pending.append(self.producer.send(full, key=key.encode(), value=value))
+        shape = _SHAPES.get(topic, topic)
+        headers = message_headers(value, shape)
+        self.pending.append(
+            self.producer.send(full, key=key.encode(), value=value, headers=headers)
+        )
 
     def confirm(self) -> None:
         """Raise unless every record sent so far was acknowledged by the broker."""

@@ -194,12 +194,12 @@ def _sync_mappings(
         return
     wanted = dict(properties)
     current = es.indices.get_mapping(index=f"{alias}-*", allow_no_indices=True)
+    paths = _field_paths(wanted)
     missing = sorted(
         {
-            field
+            path
             for index in current.values()
-            for field in wanted
-            if field not in index.get("mappings", {}).get("properties", {})
+            for path in paths - _field_paths(index.get("mappings", {}).get("properties", {}))
         }
     )
     if not missing:
@@ -215,3 +215,18 @@ def _sync_mappings(
         )
         return
     report.updated.append(f"mapping of {alias}: added {', '.join(missing)}")
+
+
+def _field_paths(properties: dict[str, Any], prefix: str = "") -> set[str]:
+    """Every field of a mapping as a dotted path (``joinability.reason_codes``), objects too.
+
+    A new field inside an existing object (a minor schema version adds one)
+    counts as missing as much as a new top-level field does.
+    """
+    paths: set[str] = set()
+    for name, spec in properties.items():
+        path = f"{prefix}{name}"
+        paths.add(path)
+        if isinstance(spec, dict) and isinstance(spec.get("properties"), dict):
+            paths |= _field_paths(spec["properties"], f"{path}.")
+    return paths

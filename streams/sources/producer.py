@@ -14,7 +14,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from schemas.models import RawEnvelope
+from schemas.models import RawEnvelope, message_headers
 from streams.kafka_config import kafka_python_config
 from streams.metrics import INGESTED
 from streams.settings import Settings
@@ -57,10 +57,12 @@ class RawProducer:
             payload=payload,
             context=context or {},
         )
+        value = envelope.model_dump_json().encode("utf-8")
         future = self._producer.send(
             self.topic,
             key=key.encode("utf-8") if key is not None else None,
-            value=envelope.model_dump_json().encode("utf-8"),
+            value=value,
+            headers=message_headers(value, "raw_envelope"),  # docs/consumers.md
         )
         INGESTED.labels(source=self.source).inc()
         return future

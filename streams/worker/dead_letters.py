@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import faust
 
-from schemas.models import DeadLetter
+from schemas.models import DeadLetter, message_headers
 from streams.metrics import DEAD_LETTERS, MESSAGES
 
 log = logging.getLogger("townsquare.dlq")
@@ -92,4 +92,5 @@ async def publish_dead_letter(
         offset=message.offset,
         key=key,
     )
-    await dlq.send(key=key, value=letter.model_dump_json().encode())
+    value = letter.model_dump_json().encode()
+    await dlq.send(key=key, value=value, headers=message_headers(value, "dead_letter"))

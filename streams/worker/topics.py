@@ -16,6 +16,7 @@ from functools import cached_property
 
 import faust
 
+from schemas.models import message_headers
 from streams import topic_names as names
 from streams.settings import Settings
 from streams.steps.outputs import Send
@@ -53,9 +54,27 @@ class Topics:
             raise ValueError(f"no worker topic named {name!r}") from None
 
     async def send(self, outputs: Iterable[Send]) -> None:
-        """Publish a step's outputs, in order (Faust flushes them before it commits)."""
+        """Publish a step's outputs, in order (Faust flushes them before it commits).
+
+        Every record carries the schema-version and kind headers
+        (:func:`schemas.models.message_headers`, docs/consumers.md), so a
+        subscriber can route on them without parsing the value.
+        """
         for out in outputs:
-            await self.named(out.topic_name).send(key=out.key, value=out.value)
+            headers = message_headers(out.value, _SHAPES.get(out.topic_name, out.topic_name))
+            await self.named(out.topic_name).send(key=out.key, value=out.value, headers=headers)
+
+
+_SHAPES = {
+    names.RAW: "raw_envelope",
+    names.NORMALIZED: "canonical_post",
+    names.ENRICHED: "enriched_post",
+    names.ALERTS: "alert",
+    names.DLQ: "dead_letter",
+    names.BY_ID: "locator",
+    names.CONVERSATIONS: "conversation_view",
+}
+"""Logical topic name -> the value's shape, for the kind header of values without ``kind``."""
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:

@@ -178,20 +178,35 @@ def test_setup_adds_a_newer_templates_fields_to_existing_indices(
     from streams.es.client import sync_client
 
     iso = isolated(servers, tmp_path)
-    alias = iso.settings.index_alias("alerts")
+    alerts = iso.settings.index_alias("alerts")
+    posts = iso.settings.index_alias("posts")
     es = sync_client(iso.settings)
     try:
-        # An alerts index as an older version created it: strict, fewer fields.
+        # Indices as an older version created them (before its templates): strict, fewer
+        # fields; the posts one lacks a field inside an object (joinability.reason_codes
+        # came that way), the alerts one whole top-level fields.
         es.indices.create(
-            index=f"{alias}-000001",
+            index=f"{alerts}-000001",
             mappings={"dynamic": "strict", "properties": {"id": {"type": "keyword"}}},
-            aliases={alias: {"is_write_index": True}},
+            aliases={alerts: {"is_write_index": True}},
+        )
+        es.indices.create(
+            index=f"{posts}-000001",
+            mappings={
+                "dynamic": "strict",
+                "properties": {"joinability": {"properties": {"score": {"type": "float"}}}},
+            },
+            aliases={posts: {"is_write_index": True}},
         )
         report = run_setup(iso.settings)
-        [line] = [u for u in report.updated if u.startswith(f"mapping of {alias}:")]
+        [line] = [u for u in report.updated if u.startswith(f"mapping of {alerts}:")]
         assert "rule" in line and "spike" in line
-        mapped = es.indices.get_mapping(index=f"{alias}-000001")[f"{alias}-000001"]
+        mapped = es.indices.get_mapping(index=f"{alerts}-000001")[f"{alerts}-000001"]
         assert {"rule", "severity", "why", "spike"} <= set(mapped["mappings"]["properties"])
+        [line] = [u for u in report.updated if u.startswith(f"mapping of {posts}:")]
+        assert "joinability.reason_codes" in line
+        got = es.indices.get_mapping(index=f"{posts}-000001")[f"{posts}-000001"]["mappings"]
+        assert "reason_codes" in got["properties"]["joinability"]["properties"]
         again = run_setup(iso.settings)
         assert not [u for u in again.updated if u.startswith("mapping of")], "nothing left to add"
     finally:

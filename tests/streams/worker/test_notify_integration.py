@@ -81,7 +81,7 @@ class _FakeDlq:
     def __init__(self) -> None:
         self.sent: list[DeadLetter] = []
 
-    async def send(self, *, key: str | None, value: bytes) -> None:
+    async def send(self, *, key: str | None, value: bytes, headers: object = None) -> None:
         self.sent.append(DeadLetter.model_validate_json(value))
 
 

@@ -7,7 +7,12 @@ Stage labels are the stage names used in logs and dead letters.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 MESSAGES = Counter(
     "townsquare_messages_total",
@@ -75,8 +80,101 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 
+# Business metrics: what the pipeline found, not how it runs. Labels stay bounded
+# (actions, rule names of the rules file, two deadline levels), never per post or person.
+RECOMMENDED_ACTIONS = Counter(
+    "townsquare_recommended_actions_total",
+    "Enriched posts by the recommended action (reply, appreciate, escalate, listen_only, "
+    "do_not_engage), counted by enrich once per post published.",
+    ["action"],
+)
+ALERTS = Counter(
+    "townsquare_alerts_total",
+    "Alerts sent to the alerts topic, by rule (rules-file rules, reply-deadline, spike, "
+    "source-silent) and severity.",
+    ["rule", "severity"],
+)
+REPLIES_OVERDUE = Gauge(
+    "townsquare_replies_overdue",
+    "Threads waiting for our reply past the deadline, by level (awaiting: past "
+    "reply_sla_minutes, escalated: past twice that), in the partitions this worker owns; "
+    "sum over instances. Set on every reply-deadline check.",
+    ["level"],
+)
+ERASURES_IN_FORCE = Gauge(
+    "townsquare_erasures_in_force",
+    "People under an erasure (townsquare forget) this worker withholds posts of, as read "
+    "from the erasures topic.",
+)
+
+
+Probe = Callable[[], tuple[bool, dict[str, object]]]
+"""A probe answers (healthy, details); details become the JSON body."""
+
+_PROBES: dict[str, Probe] = {}
+
+
+def set_probe(path: str, probe: Probe | None) -> None:
+    """Answer ``path`` (``/live`` or ``/ready``) with ``probe``; None restores the default.
+
+    The worker's health service (streams.worker.health) registers its probes
+    here when it starts, so the server can be started before the app exists
+    and processes without probes (ingest sources) answer 200 on both.
+    """
+    if probe is None:
+        _PROBES.pop(path, None)
+    else:
+        _PROBES[path] = probe
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """``/metrics`` (Prometheus text), ``/live`` and ``/ready`` (JSON, 200 or 503)."""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._send(200, CONTENT_TYPE_LATEST, generate_latest())
+        elif path in ("/live", "/ready"):
+            probe = _PROBES.get(path)
+            try:
+                ok, details = probe() if probe else (True, {})
+            except Exception as exc:  # a broken probe must answer, not hang the kubelet
+                ok, details = False, {"error": f"probe failed: {exc}"}
+            body = json.dumps({"status": "ok" if ok else "fail", **details}, default=str)
+            self._send(200 if ok else 503, "application/json", body.encode())
+        else:
+            self._send(404, "text/plain", b"not found\n")
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Probes arrive every few seconds; access logs would drown the worker's own."""
+
+
+def start_probe_server(host: str, port: int) -> ThreadingHTTPServer:
+    """Serve /metrics, /live and /ready on ``host:port`` from a daemon thread.
+
+    The standard library's threaded server keeps this dependency-free and
+    off the event loop: a probe must answer even while the loop is busy,
+    because /live is how a stuck loop is noticed. Port 0 picks a free port
+    (``server.server_address``), for tests.
+    """
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="probe-server", daemon=True).start()
+    return server
+
 
 def serve_metrics(port: int) -> None:
-    """Expose ``/metrics`` on ``port``; 0 turns it off (tests, one-shot commands)."""
+    """Expose ``/metrics``, ``/live`` and ``/ready`` on ``port``; 0 turns it off.
+
+    0 is for tests and one-shot commands. Binds every interface, as the
+    Kubernetes probes and Prometheus reach the pod from outside.
+    """
     if port:
-        start_http_server(port)
+        start_probe_server("0.0.0.0", port)

@@ -43,6 +43,7 @@ from streams.settings import (
     Settings,
     record_local_ports,
     recorded_local_ports,
+    redact_url,
 )
 
 HOST = LOCAL_HOST
@@ -172,9 +173,12 @@ def kafka_ready(bootstrap: str, timeout: float = 2.0) -> bool:
     from kafka.errors import KafkaError
 
     try:
+        # bootstrap_timeout_ms bounds the first connection too; kafka-python's
+        # default keeps a status call waiting 30 s on a port nobody answers.
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
         )
     except (KafkaError, OSError, ValueError):
         return False
@@ -199,17 +203,84 @@ def es_ready(url: str, timeout: float = 2.0) -> bool:
     return resp.status_code == 200 and resp.json().get("status") in {"yellow", "green"}
 
 
-def status(svc: LocalServices) -> dict[str, object]:
-    """What is running, for ``townsquare services status``."""
-    return {
-        "pid": running_pid(svc),
-        "kafka": svc.kafka_bootstrap,
-        "kafka_ready": kafka_ready(svc.kafka_bootstrap, timeout=1.0),
-        "elasticsearch": svc.es_url,
-        "elasticsearch_ready": es_ready(svc.es_url, timeout=1.0),
-        "data_dir": str(svc.data_dir),
-        "log": str(svc.log_file),
-    }
+def external_kafka_ready(settings: Settings, timeout: float = 2.0) -> bool:
+    """A metadata round trip to the configured brokers, with their security settings."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from streams.kafka_config import kafka_python_config
+
+    try:
+        admin = KafkaAdminClient(
+            **kafka_python_config(settings),
+            request_timeout_ms=int(timeout * 1000),
+            bootstrap_timeout_ms=int(timeout * 1000),
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def external_es_ready(settings: Settings, timeout: float = 2.0) -> bool:
+    """Cluster health of the configured Elasticsearch, with its credentials and CA."""
+    from elasticsearch import Elasticsearch
+
+    from streams.es.client import _client_kwargs
+
+    kwargs = {**_client_kwargs(settings), "request_timeout": timeout, "max_retries": 0}
+    try:
+        with Elasticsearch(**kwargs) as client:
+            health = client.cluster.health(
+                wait_for_status="yellow", timeout=f"{max(1, int(timeout))}s"
+            )
+    except Exception:  # any failure (refused, TLS, 401, timeout) means "does not answer"
+        return False
+    return health.get("status") in {"yellow", "green"}
+
+
+def status(svc: LocalServices, settings: Settings | None = None) -> dict[str, object]:
+    """What is running, for ``townsquare services status``.
+
+    A server named by ``TOWNSQUARE_KAFKA_BOOTSTRAP`` or ``TOWNSQUARE_ES_URL`` is
+    what every other command uses, so that one is reported (as external, and
+    checked with the configured security settings) instead of a local server on
+    the default port, which may be somebody else's and would read as ready.
+    ``settings`` defaults to the environment's, since the command passes only
+    the local services.
+    """
+    settings = settings if settings is not None else Settings()
+    info: dict[str, object] = {}
+    if settings.kafka_bootstrap and settings.es_url:
+        # Nothing local is used; a pid would only describe an unrelated server.
+        info["local_services"] = "not used (external servers configured)"
+    else:
+        info["pid"] = running_pid(svc)
+    if settings.kafka_bootstrap:
+        info["kafka"] = settings.kafka_bootstrap
+        info["kafka_external"] = True
+        info["kafka_ready"] = external_kafka_ready(settings)
+    else:
+        info["kafka"] = svc.kafka_bootstrap
+        info["kafka_external"] = False
+        info["kafka_ready"] = kafka_ready(svc.kafka_bootstrap, timeout=1.0)
+    if settings.es_url:
+        info["elasticsearch"] = redact_url(settings.es_url)
+        info["elasticsearch_external"] = True
+        info["elasticsearch_ready"] = external_es_ready(settings)
+    else:
+        info["elasticsearch"] = svc.es_url
+        info["elasticsearch_external"] = False
+        info["elasticsearch_ready"] = es_ready(svc.es_url, timeout=1.0)
+    if "pid" in info:
+        info["data_dir"] = str(svc.data_dir)
+        info["log"] = str(svc.log_file)
+    return info
 
 
 def up(svc: LocalServices, timeout: float = 60.0) -> bool:

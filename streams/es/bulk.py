@@ -13,6 +13,13 @@
   post id. :func:`until_reachable` is that loop on its own, so every request the
   index stage makes before its bulk (the holder lookup,
   :func:`streams.es.holders.holders`) pauses the same way instead of raising.
+* A shutdown ends that wait: :func:`request_stop` (called by the worker's
+  health service when the worker starts stopping, on SIGTERM) makes every
+  :func:`until_reachable` raise :class:`ShuttingDown` between attempts and
+  wakes those asleep in their backoff. The batch is then simply not acked, so
+  no offset passes it and it is redelivered after the restart; without this,
+  Faust's shutdown waits for the agent's unacked batch, which waits for
+  Elasticsearch, and Kubernetes kills the pod before it leaves the group.
 * An action names either the write alias or a concrete index (a delete or an
   edit placed where the post lives, :mod:`streams.steps.placement`), and one
   post id may have several actions in a batch (a delete per copy). Results are
@@ -44,6 +51,65 @@ from streams.metrics import ES_BULK_LATENCY, ES_DOCS, ES_FAILURES, ES_UP
 log = logging.getLogger("townsquare.index")
 
 T = TypeVar("T")
+
+
+class ShuttingDown(Exception):
+    """Raised instead of retrying once the process is stopping: the batch stays unacked."""
+
+
+class _Stop:
+    """The process-wide "stop retrying" flag, with an event that wakes backoff sleeps.
+
+    The event is made lazily and again after :func:`reset_stop`, because an
+    ``asyncio.Event`` belongs to the loop that first waits on it (tests run
+    several loops in one process).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._event: asyncio.Event | None = None
+
+    def event(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+            if self.requested:
+                self._event.set()
+        return self._event
+
+
+_STOP = _Stop()
+
+
+def request_stop() -> None:
+    """Stop every Elasticsearch wait now and from now on (the worker is shutting down)."""
+    _STOP.requested = True
+    if _STOP._event is not None:
+        _STOP._event.set()
+
+
+def reset_stop() -> None:
+    """Forget a stop request (tests that run several workers in one process)."""
+    _STOP.requested = False
+    _STOP._event = None
+
+
+def stop_requested() -> bool:
+    """True once :func:`request_stop` was called (and not reset)."""
+    return _STOP.requested
+
+
+_unreachable_since: float | None = None
+
+
+def unreachable_for() -> float | None:
+    """Seconds :func:`until_reachable` has been waiting out an outage; None while it is not.
+
+    Readiness reads it (streams.worker.health): a worker whose index stage is
+    paused must not report ready.
+    """
+    if _unreachable_since is None:
+        return None
+    return time.monotonic() - _unreachable_since
 
 
 @dataclass(frozen=True)
@@ -147,8 +213,11 @@ async def until_reachable(
     it) simply pauses through an outage; any other error is the request's
     fault and raises at once. ``give_up_after`` (seconds) re-raises the last
     error after that long, for one-shot commands and tests; the worker passes
-    None. ``request`` names the call in the log.
+    None. ``request`` names the call in the log. After :func:`request_stop`
+    it raises :class:`ShuttingDown` instead of waiting (also mid-sleep), so a
+    worker stopping during an outage exits within its grace period.
     """
+    global _unreachable_since
     backoff = Backoff(base=options.initial_backoff, cap=options.max_backoff)
     started = time.monotonic()
     while True:
@@ -158,8 +227,12 @@ async def until_reachable(
             if not _retryable_error(exc):
                 raise
             ES_UP.set(0)
+            if _unreachable_since is None:
+                _unreachable_since = time.monotonic()
             if give_up_after is not None and time.monotonic() - started > give_up_after:
                 raise
+            if _STOP.requested:
+                raise ShuttingDown(f"stopping; {request} not retried") from exc
             delay = backoff.jittered()
             log.warning(
                 "elasticsearch unavailable; consumption paused",
@@ -171,9 +244,14 @@ async def until_reachable(
                     "error": str(exc)[:300],
                 },
             )
-            await asyncio.sleep(delay)
-            continue
+            stop = _STOP.event()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                continue
+            raise ShuttingDown(f"stopping; {request} not retried") from exc
         ES_UP.set(1)
+        _unreachable_since = None
         return result
 
 

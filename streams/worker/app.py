@@ -29,6 +29,7 @@ from streams.settings import Settings
 from streams.worker import roles as worker_roles
 from streams.worker.erasures import ErasureWatch
 from streams.worker.faust_config import broker_url, faust_credentials
+from streams.worker.health import HealthService
 from streams.worker.lag import LagMonitor
 from streams.worker.resources import Resources, ResourcesService
 from streams.worker.tables import Tables
@@ -93,10 +94,14 @@ class WorkerApp:
         """Services to hand to ``faust.Worker`` beside the app (started first, stopped last).
 
         The erasure watch comes first: the agents must not start before the
-        worker knows who asked to be forgotten.
+        worker knows who asked to be forgotten. The health service (the /live
+        and /ready probes, and the end of Elasticsearch retries on SIGTERM:
+        streams.worker.health) comes before it, so the probes answer "not
+        ready" while the rest starts.
         """
+        health = HealthService(self.app, self.roles, lambda: self.resources.es.ping())
         watch: list[mode.Service] = [self.erasure_watch] if self.erasure_watch else []
-        return [*watch, ResourcesService(self.resources, self.roles)]
+        return [health, *watch, ResourcesService(self.resources, self.roles)]
 
 
 def create_worker(

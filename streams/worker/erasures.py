@@ -31,6 +31,7 @@ from kafka import KafkaConsumer, TopicPartition
 from processors.erasure import ErasureList
 from schemas.models import CanonicalPost
 from streams.kafka_config import kafka_python_config
+from streams.metrics import ERASURES_IN_FORCE
 from streams.settings import Settings
 from streams.topic_names import ERASURES
 
@@ -136,3 +137,5 @@ class ErasureWatch(mode.Service):
             self.erasures.apply(key.decode("utf-8", "replace"), value)
         except ValueError as exc:
             log.error("erasure record %r ignored: %s", key[:200], exc)
+        # After every record (a tombstone lifts one), so the gauge follows the list.
+        ERASURES_IN_FORCE.set(len(self.erasures))

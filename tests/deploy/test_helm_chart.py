@@ -107,6 +107,7 @@ EVERYTHING_ON: dict[str, Any] = {
     "extraEnv": {"TOWNSQUARE_LOG_LEVEL": "DEBUG"},
     "roles": {
         "normalize": {"autoscaling": {"enabled": True, "metricType": "Pods"}},
+        "enrich": {"autoscaling": {"enabled": True}},
         "index": {"extraEnv": {"TOWNSQUARE_ES_BULK_CHUNK": "200"}},
     },
     "ingest": {
@@ -272,7 +273,8 @@ def test_default_render() -> None:
         ][0]
         assert container["args"] == ["worker", "--role", role]
     assert set(by_kind(docs, "PodDisruptionBudget")) == set(deployments)
-    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {f"{RELEASE}-townsquare-enrich"}
+    # No HPA by default: one needs prometheus-adapter or KEDA for the lag metric.
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == set()
     assert by_kind(docs, "Service")
     assert not by_kind(docs, "ServiceMonitor")
     assert by_kind(docs, "NetworkPolicy")
@@ -330,8 +332,8 @@ def test_pods_are_locked_down_and_probe_metrics(overrides: dict[str, Any]) -> No
             if name.endswith("-setup"):
                 continue
             assert container["ports"][0]["containerPort"] == port
-            for probe in ("livenessProbe", "readinessProbe"):
-                assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+            assert container["livenessProbe"]["httpGet"] == {"path": "/live", "port": "metrics"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
 
 
 @needs_helm
@@ -873,3 +875,289 @@ def test_alert_role_autoscales_on_the_enriched_topic_and_is_fenced_like_the_work
     assert "replicas" not in by_kind(docs, "Deployment")[ALERT]["spec"]
     workers = by_kind(docs, "NetworkPolicy")[f"{RELEASE}-townsquare-workers"]["spec"]
     assert "alert" in workers["podSelector"]["matchExpressions"][0]["values"]
+
+
+# --- lifecycle: probes, shutdown, profile, webhook ------------------------------------------
+
+
+def _worker_pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: d["spec"]["template"]
+        for name, d in by_kind(docs, "Deployment").items()
+        if name.removeprefix(f"{RELEASE}-townsquare-") in ROLES
+    }
+
+
+@needs_helm
+def test_workers_probe_live_and_ready_and_stop_gracefully() -> None:
+    pods = _worker_pods(render(EVERYTHING_ON))
+    assert set(pods) == {f"{RELEASE}-townsquare-{r}" for r in ROLES}
+    for name, pod in pods.items():
+        assert pod["spec"]["terminationGracePeriodSeconds"] == 60, name
+        (container,) = pod["spec"]["containers"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/live", name
+        assert container["readinessProbe"]["httpGet"]["path"] == "/ready", name
+        assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"], name
+    # The sleep must fit well inside the grace period, which is configurable.
+    pods = _worker_pods(render({"terminationGracePeriodSeconds": 90, "preStopSleepSeconds": 0}))
+    for pod in pods.values():
+        assert pod["spec"]["terminationGracePeriodSeconds"] == 90
+        assert "lifecycle" not in pod["spec"]["containers"][0]
+
+
+def test_schema_bounds_the_shutdown_values() -> None:
+    for bad in ({"terminationGracePeriodSeconds": 0}, {"preStopSleepSeconds": 120}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(merged(bad), schema())
+
+
+PROFILE = "name: Example Council\naccounts:\n  x: [examplecouncil]\n"
+
+
+@needs_helm
+def test_an_inline_profile_is_rendered_checked_and_rolls_the_workers() -> None:
+    docs = render({"profile": {"inline": PROFILE}})
+    configmap = by_kind(docs, "ConfigMap")[f"{RELEASE}-townsquare-profile"]
+    assert configmap["data"] == {"profile.yaml": PROFILE}
+    # A hook before the setup Job (weight 0), so the Job can check it before anything rolls.
+    assert configmap["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(configmap["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
+    sums = {
+        name: pod["metadata"]["annotations"]["checksum/profile"]
+        for name, pod in _worker_pods(docs).items()
+    }
+    assert len(set(sums.values())) == 1 and len(sums) == len(ROLES)
+    for pod in _worker_pods(docs).values():
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes["profile"]["configMap"]["name"] == f"{RELEASE}-townsquare-profile"
+    env = by_kind(docs, "ConfigMap")[ENV_CONFIGMAP]["data"]
+    assert env["TOWNSQUARE_PROFILE_PATH"] == "/etc/townsquare/profile/profile.yaml"
+    # Another profile, another checksum: the pods roll.
+    edited = render({"profile": {"inline": PROFILE + "aliases: [the council]\n"}})
+    for name, pod in _worker_pods(edited).items():
+        assert pod["metadata"]["annotations"]["checksum/profile"] != sums[name]
+
+
+@needs_helm
+def test_an_existing_profile_configmap_has_no_checksum_without_a_cluster() -> None:
+    """``lookup`` answers nothing under ``helm template``: no annotation rather than a wrong one."""
+    docs = render({"profile": {"existingConfigMap": "org-profile"}})
+    for pod in _worker_pods(docs).values():
+        assert "checksum/profile" not in pod["metadata"]["annotations"]
+    assert f"{RELEASE}-townsquare-profile" not in by_kind(docs, "ConfigMap")
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    assert 'lookup "v1" "ConfigMap" .Release.Namespace .Values.profile.existingConfigMap' in (
+        helpers
+    )
+
+
+def test_schema_refuses_an_inline_profile_and_an_existing_one_together() -> None:
+    both = merged({"profile": {"existingConfigMap": "org-profile", "inline": PROFILE}})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(both, schema())
+    jsonschema.validate(merged({"profile": {"inline": PROFILE}}), schema())
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    ("profile", "configmap"),
+    [({"existingConfigMap": "org-profile"}, "org-profile"), ({"inline": PROFILE}, None)],
+)
+def test_the_setup_hook_checks_the_profile_before_setup(
+    profile: dict[str, str], configmap: str | None
+) -> None:
+    docs = render({"profile": profile})
+    job = by_kind(docs, "Job")[f"{RELEASE}-townsquare-setup"]["spec"]["template"]["spec"]
+    (check,) = job["initContainers"]
+    assert check["args"] == ["profile", "check", "/etc/townsquare/profile/profile.yaml"]
+    assert {"name": "profile", "mountPath": "/etc/townsquare/profile", "readOnly": True} in check[
+        "volumeMounts"
+    ]
+    volumes = {v["name"]: v for v in job["volumes"]}
+    assert volumes["profile"]["configMap"]["name"] == (configmap or f"{RELEASE}-townsquare-profile")
+    assert job["containers"][0]["args"] == ["setup"]
+    assert check["securityContext"]["readOnlyRootFilesystem"] is True
+    # No profile configured (the sample, for demos): nothing to check.
+    plain = render()
+    job = by_kind(plain, "Job")[f"{RELEASE}-townsquare-setup"]["spec"]["template"]["spec"]
+    assert "initContainers" not in job
+
+
+WEBHOOK: dict[str, Any] = {
+    "ingest": {
+        "webhook": {
+            "enabled": True,
+            "args": ["--max-bytes", "65536"],
+            "secretEnv": {
+                "TOWNSQUARE_WEBHOOK_SECRET": {"secretName": "townsquare-webhook", "key": "secret"}
+            },
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                    }
+                }
+            ],
+        }
+    }
+}
+
+
+@needs_helm
+def test_the_webhook_receiver_is_exposed_by_a_service_and_its_network_policy() -> None:
+    docs = render(WEBHOOK)
+    deployment = by_kind(docs, "Deployment")[f"{RELEASE}-townsquare-ingest-webhook"]
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    args = container["args"]
+    assert args[:2] == ["ingest", "webhook"]
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # not its 127.0.0.1 default
+    assert args[args.index("--port") + 1] == "8088"
+    assert args[-2:] == ["--max-bytes", "65536"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 9464, "webhook": 8088}
+    secret = {e["name"]: e for e in container["env"]}["TOWNSQUARE_WEBHOOK_SECRET"]
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "townsquare-webhook", "key": "secret"}
+
+    service = by_kind(docs, "Service")[f"{RELEASE}-townsquare-webhook"]["spec"]
+    assert service["ports"] == [
+        {"name": "webhook", "port": 80, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    labels = pod["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in service["selector"].items())
+
+    policies = by_kind(docs, "NetworkPolicy")
+    hook = policies[f"{RELEASE}-townsquare-webhook"]["spec"]
+    assert all(labels.get(k) == v for k, v in hook["podSelector"]["matchLabels"].items())
+    (rule,) = hook["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8088}]
+    assert rule["from"] == WEBHOOK["ingest"]["webhook"]["from"]
+    # Its egress (Kafka, DNS) is the ingest policy's, which also selects it.
+    ingest = policies[f"{RELEASE}-townsquare-ingest"]["spec"]
+    assert all(labels.get(k) == v for k, v in ingest["podSelector"]["matchLabels"].items())
+
+
+@needs_helm
+def test_no_webhook_service_or_policy_unless_enabled() -> None:
+    docs = render()
+    assert f"{RELEASE}-townsquare-webhook" not in by_kind(docs, "Service")
+    assert f"{RELEASE}-townsquare-webhook" not in by_kind(docs, "NetworkPolicy")
+    assert not [n for n in by_kind(docs, "Deployment") if "-ingest-" in n]
+
+
+def test_schema_takes_the_webhook_values() -> None:
+    jsonschema.validate(merged(WEBHOOK), schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(merged({"ingest": {"webhook": {"port": 80}}}), schema())
+
+
+# --- the README's install, as written -------------------------------------------------------
+
+
+def _set_values(assignments: list[str]) -> dict[str, Any]:
+    r"""Helm's ``--set`` for what a README uses: dotted keys, ``\,`` escapes, ``{a,b}`` lists.
+
+    Like Helm, an unescaped comma starts a new ``key=value``; a part without
+    ``=`` is the error Helm prints (``key "..." has no value``).
+    """
+    out: dict[str, Any] = {}
+    for assignment in assignments:
+        parts: list[str] = []
+        current, depth, i = "", 0, 0
+        while i < len(assignment):
+            ch = assignment[i]
+            if ch == "\\" and i + 1 < len(assignment):
+                current += assignment[i + 1]
+                i += 2
+                continue
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            if ch == "," and depth == 0:
+                parts.append(current)
+                current = ""
+            else:
+                current += ch
+            i += 1
+        parts.append(current)
+        for part in parts:
+            if "=" not in part:
+                raise ValueError(f'key "{part}" has no value')
+            key, value = part.split("=", 1)
+            parsed: Any = value
+            if value.startswith("{") and value.endswith("}"):
+                parsed = [yaml.safe_load(v) for v in value[1:-1].split(",")]
+            elif re.fullmatch(r"-?\d+", value):
+                parsed = int(value)
+            elif value in ("true", "false"):
+                parsed = value == "true"
+            node = out
+            *path, last = key.split(".")
+            for name in path:
+                node = node.setdefault(name, {})
+            node[last] = parsed
+    return out
+
+
+def _readme_install() -> tuple[dict[str, Any], list[str], list[str]]:
+    """The values file, the ``helm install`` arguments, and the ``--set`` alternatives."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    deploy = text[text.index("## Deploy") :]
+    deploy = deploy[: deploy.index("\n## ", 4)]
+    (values_block,) = re.findall(r"```yaml\n# townsquare-values\.yaml\n(.*?)```", deploy, re.S)
+    commands = re.findall(r"```(?:sh|bash)\n(.*?)```", deploy, re.S)
+    install = [
+        line
+        for block in commands
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.strip().startswith("helm install")
+    ]
+    assert len(install) == 1, install
+    alternatives = re.findall(r"`(--set [^`]+)`", deploy)
+    return yaml.safe_load(values_block), shlex.split(install[0]), alternatives
+
+
+def test_set_parsing_fails_like_helm_on_an_unescaped_comma() -> None:
+    with pytest.raises(ValueError, match=re.escape('key "b-2.kafka:9096" has no value')):
+        _set_values(["kafka.bootstrap=b-1.kafka:9096,b-2.kafka:9096"])
+    assert _set_values([r"kafka.bootstrap=b-1.kafka:9096\,b-2.kafka:9096", "kafka.ports={9096}"])[
+        "kafka"
+    ] == {"bootstrap": "b-1.kafka:9096,b-2.kafka:9096", "ports": [9096]}
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Helm's order: the values file first, then each ``--set`` over it."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@needs_helm
+def test_the_readme_install_renders_as_written() -> None:
+    import shlex
+
+    values, argv, alternatives = _readme_install()
+    assert argv[:4] == ["helm", "install", "townsquare", "helm/townsquare"]
+    files = [argv[i + 1] for i, a in enumerate(argv) if a in ("-f", "--values")]
+    assert files == ["townsquare-values.yaml"]
+    sets = _set_values([argv[i + 1] for i, a in enumerate(argv) if a == "--set"])
+    combined = _deep_merge(values, sets)
+    jsonschema.validate(merged(combined), schema())
+    env = by_kind(render(combined), "ConfigMap")[ENV_CONFIGMAP]["data"]
+    assert env["TOWNSQUARE_KAFKA_BOOTSTRAP"].count(",") == 1  # both brokers, one value
+    assert env["TOWNSQUARE_PROFILE_PATH"].startswith("/etc/townsquare/profile/")
+    # Every --set alternative the section shows parses (its comma escaped) and renders.
+    assert alternatives
+    for alternative in alternatives:
+        _flag, assignment = shlex.split(alternative)
+        alt = _deep_merge(combined, _set_values([assignment]))
+        jsonschema.validate(merged(alt), schema())
+        env = by_kind(render(alt), "ConfigMap")[ENV_CONFIGMAP]["data"]
+        assert env["TOWNSQUARE_KAFKA_BOOTSTRAP"].count(",") == 1

@@ -134,6 +134,39 @@ def test_rule_metrics_exist() -> None:
     assert families - watched <= {"townsquare_batch_size", "townsquare_es_failures"}
 
 
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOK_BASE = "https://github.com/townsquare/townsquare/blob/main/docs/runbooks.md#"
+
+
+def runbook_anchors() -> set[str]:
+    """Anchors of docs/runbooks.md's headings, as GitHub derives them (lower case, - for spaces)."""
+    anchors = set()
+    for line in RUNBOOKS.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    """A paged engineer must land on what to do: every alert links an existing section."""
+    anchors = runbook_anchors()
+    alerts = [rule for rule in rules() if "alert" in rule]
+    assert alerts
+    for rule in alerts:
+        url = rule["annotations"].get("runbook_url")
+        assert url, f"{rule['alert']} has no runbook_url"
+        base, _, anchor = str(url).partition("#")
+        assert base + "#" == RUNBOOK_BASE, f"{rule['alert']}: {url} is not docs/runbooks.md"
+        assert anchor == rule["alert"].lower(), f"{rule['alert']}: anchor {anchor!r}"
+        assert anchor in anchors, f"{rule['alert']}: docs/runbooks.md has no section #{anchor}"
+
+
+def test_runbook_anchors_follow_github_headings() -> None:
+    assert "townsquaredeadletterratehigh" in runbook_anchors()
+    assert "runbooks" in runbook_anchors()
+
+
 def test_required_alerts_exist() -> None:
     alerts = {rule["alert"]: rule for rule in rules() if "alert" in rule}
     assert "townsquare_dead_letters_total" in alerts["TownsquareDeadLetterRateHigh"]["expr"]

@@ -231,8 +231,8 @@ TOWNSQUARE_BATCH_SIZE: {{ .Values.enrichment.batchSize | quote }}
 TOWNSQUARE_BATCH_WAIT: {{ .Values.enrichment.batchWait | quote }}
 TOWNSQUARE_NER_PROCESSES: {{ .Values.enrichment.nerProcesses | quote }}
 TOWNSQUARE_MAX_MESSAGE_BYTES: {{ .Values.enrichment.maxMessageBytes | int64 | quote }}
-{{- if .Values.profile.existingConfigMap }}
-TOWNSQUARE_PROFILE_PATH: {{ printf "/etc/townsquare/profile/%s" .Values.profile.key | quote }}
+{{- if include "townsquare.profileConfigMap" . }}
+TOWNSQUARE_PROFILE_PATH: {{ include "townsquare.profilePath" . | quote }}
 {{- end }}
 TOWNSQUARE_ALLOW_SAMPLE_PROFILE: {{ .Values.profile.allowSample | quote }}
 {{- with .Values.alerts.kibanaBaseUrl }}
@@ -332,7 +332,7 @@ TOWNSQUARE_DATA_DIR: "/data"
   mountPath: /etc/townsquare/es-ca
   readOnly: true
 {{- end }}
-{{- if .Values.profile.existingConfigMap }}
+{{- if include "townsquare.profileConfigMap" . }}
 - name: profile
   mountPath: /etc/townsquare/profile
   readOnly: true
@@ -386,10 +386,10 @@ TOWNSQUARE_DATA_DIR: "/data"
       - key: {{ .Values.elasticsearch.caKey }}
         path: {{ .Values.elasticsearch.caKey }}
 {{- end }}
-{{- if .Values.profile.existingConfigMap }}
+{{- with include "townsquare.profileConfigMap" . }}
 - name: profile
   configMap:
-    name: {{ .Values.profile.existingConfigMap }}
+    name: {{ . }}
 {{- end }}
 {{- end }}
 
@@ -410,20 +410,91 @@ volumes:
   {{- include "townsquare.volumes" . | nindent 2 }}
 {{- end }}
 
-{{/* /metrics answers as soon as the process is up: liveness and readiness both use it. */}}
+{{/*
+The metrics port also answers the probes (streams.worker.health): /live fails only when
+the event loop stops answering (a restart helps), /ready fails while a worker has no
+assignment yet, lost the broker, or (index) cannot reach Elasticsearch (503 with the
+failed checks as JSON). Ingest pods answer 200 on both while the process runs.
+*/}}
 {{- define "townsquare.probes" -}}
+{{- include "townsquare.portsAndProbes" (dict "root" . "extraPorts" list) }}
+{{- end }}
+
+{{/* The same with more container ports (the webhook receiver's), as a list of port maps. */}}
+{{- define "townsquare.portsAndProbes" -}}
+{{- $root := .root }}
 ports:
   - name: metrics
-    containerPort: {{ .Values.metrics.port }}
+    containerPort: {{ $root.Values.metrics.port }}
     protocol: TCP
+  {{- with .extraPorts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $root }}
 livenessProbe:
   httpGet:
-    path: /metrics
+    path: /live
     port: metrics
   {{- toYaml .Values.probes.liveness | nindent 2 }}
 readinessProbe:
   httpGet:
-    path: /metrics
+    path: /ready
     port: metrics
   {{- toYaml .Values.probes.readiness | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ConfigMap holding the profile, or empty: profile.existingConfigMap, or the chart's own
+<fullname>-profile rendered from profile.inline. Not both (the schema refuses it too).
+*/}}
+{{- define "townsquare.profileConfigMap" -}}
+{{- if and .Values.profile.existingConfigMap (trim .Values.profile.inline) }}
+{{- fail "profile.inline and profile.existingConfigMap: set one, not both" }}
+{{- end }}
+{{- if .Values.profile.existingConfigMap }}{{ .Values.profile.existingConfigMap }}
+{{- else if trim .Values.profile.inline }}{{ include "townsquare.fullname" . }}-profile
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.profilePath" -}}
+{{- printf "/etc/townsquare/profile/%s" .Values.profile.key }}
+{{- end }}
+
+{{/*
+The checksum of the profile, so a changed profile rolls the worker pods (they read it
+once, at start). profile.inline: always known. profile.existingConfigMap: read from the
+cluster with `lookup` during install/upgrade; `helm template` and `--dry-run` have no
+cluster, so there it is empty and the annotation is left out (the pods then roll only
+when something else changes). Editing an existing ConfigMap rolls the pods at the next
+`helm upgrade`, not by itself.
+*/}}
+{{- define "townsquare.profileChecksum" -}}
+{{- if trim .Values.profile.inline }}
+{{- .Values.profile.inline | sha256sum }}
+{{- else if .Values.profile.existingConfigMap }}
+{{- $cm := lookup "v1" "ConfigMap" .Release.Namespace .Values.profile.existingConfigMap }}
+{{- if $cm }}{{ toYaml (default dict $cm.data) | sha256sum }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ingest Deployments: ingest.sources, plus the webhook receiver when
+ingest.webhook.enabled. The receiver listens on every interface in the pod (its own
+default is 127.0.0.1), behind the <fullname>-webhook Service.
+*/}}
+{{- define "townsquare.ingestSources" -}}
+{{- $sources := list }}
+{{- range .Values.ingest.sources }}{{ $sources = append $sources . }}{{ end }}
+{{- $hook := .Values.ingest.webhook }}
+{{- if $hook.enabled }}
+{{- $args := list "--host" "0.0.0.0" "--port" (toString $hook.port) }}
+{{- range $hook.args }}{{ $args = append $args . }}{{ end }}
+{{- $src := dict "name" "webhook" "source" "webhook" "args" $args "webhook" true "replicas" $hook.replicas }}
+{{- with $hook.secretEnv }}{{ $_ := set $src "secretEnv" . }}{{ end }}
+{{- with $hook.extraEnv }}{{ $_ := set $src "extraEnv" . }}{{ end }}
+{{- with $hook.resources }}{{ $_ := set $src "resources" . }}{{ end }}
+{{- $sources = append $sources $src }}
+{{- end }}
+{{- toYaml $sources }}
 {{- end }}

@@ -21,7 +21,7 @@ import faust
 from faust.types import AgentT
 
 from schemas.models import EnrichedPost
-from streams.metrics import BATCH_SIZE, MESSAGES, STAGE_LATENCY
+from streams.metrics import ALERTS, BATCH_SIZE, MESSAGES, STAGE_LATENCY
 from streams.steps.alert import decode, raise_alerts
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
@@ -83,6 +83,8 @@ class AlertBatches:
             with source_partition(partitions[key]):
                 self.throttle[key] = state
         await self.topics.send(raised.sends)
+        for alert in raised.alerts:
+            ALERTS.labels(rule=alert.rule, severity=alert.severity).inc()
         for outcome, count in raised.outcomes.items():
             MESSAGES.labels(stage=STAGE, outcome=outcome).inc(count)
         if tombstones:

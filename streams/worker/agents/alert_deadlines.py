@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from pydantic import ValidationError
 
 from processors.rules_file import DeadlineConfig
 from schemas.models import ConversationView
-from streams.metrics import MESSAGES
+from streams.metrics import ALERTS, MESSAGES, REPLIES_OVERDUE
 from streams.steps.deadlines import check, to_send, track
 from streams.worker.dead_letters import message_key, publish_dead_letter
 from streams.worker.expiry import key_partition
@@ -52,6 +53,17 @@ CHUNK = 500
 log = logging.getLogger("townsquare.alert")
 
 Clock = Callable[[], datetime]
+
+OVERDUE_LEVELS = {1: "awaiting", 2: "escalated"}
+"""Deadline levels -> the ``level`` label of ``townsquare_replies_overdue``."""
+
+
+def _level(stored: Any) -> int:
+    """The level an entry has alerted at (0: not overdue yet); a malformed entry counts as 0."""
+    try:
+        return int(stored.get("level", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0
 
 
 def utc_now() -> datetime:
@@ -118,11 +130,13 @@ class DeadlineWatch:
         kibana = self.resources.settings.kibana_base_url
         now = self.clock()
         sent = 0
+        overdue: Counter[int] = Counter()
         keys = [k for k in list(self.table.keys()) if key_partition(k, partitions) in mine]
         for n, key in enumerate(keys, 1):
             stored = self.table.get(key)
             if stored is not None:
                 checked = check(stored, now, sla, config, kibana)
+                overdue[_level(checked.stored if checked.stored is not None else stored)] += 1
                 if checked.alert is not None and checked.stored is not None:
                     out = to_send(checked.alert)
                     fut = await self.topics.alerts.send(key=out.key, value=out.value)
@@ -130,6 +144,7 @@ class DeadlineWatch:
                     with source_partition(key_partition(key, partitions)):
                         self.table[key] = checked.stored
                     sent += 1
+                    ALERTS.labels(rule=checked.alert.rule, severity=checked.alert.severity).inc()
                     log.info(
                         "reply deadline: %s",
                         checked.alert.summary,
@@ -142,6 +157,8 @@ class DeadlineWatch:
                     )
             if n % CHUNK == 0:
                 await asyncio.sleep(0)
+        for level, name in OVERDUE_LEVELS.items():
+            REPLIES_OVERDUE.labels(level=name).set(overdue[level])
         return sent
 
 

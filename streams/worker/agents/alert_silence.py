@@ -36,7 +36,7 @@ import faust
 from faust.types import AgentT
 from pydantic import ValidationError
 
-from streams.metrics import MESSAGES
+from streams.metrics import ALERTS, MESSAGES
 from streams.steps.silence import Arrivals, arrival, arrive, check, summarise
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import message_key, publish_dead_letter
@@ -154,6 +154,7 @@ class SilenceWatch:
             with source_partition(key_partition(key, partitions)):
                 self.table[key] = checked.stored
             sent += 1
+            ALERTS.labels(rule=checked.alert.rule, severity=checked.alert.severity).inc()
             log.warning(
                 "silent source: %s",
                 checked.alert.summary,

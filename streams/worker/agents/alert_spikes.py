@@ -37,7 +37,7 @@ from faust.types import AgentT
 from pydantic import ValidationError
 
 from streams import topic_names as names
-from streams.metrics import MESSAGES
+from streams.metrics import ALERTS, MESSAGES
 from streams.steps.alert import decode
 from streams.steps.spikes import (
     BUCKET,
@@ -206,6 +206,7 @@ class SpikeCounter:
                 await self.topics.alerts.send(
                     key=mention.key, value=alert.model_dump_json().encode("utf-8")
                 )
+                ALERTS.labels(rule=alert.rule, severity=alert.severity).inc()
                 log.info(
                     "spike: %s",
                     alert.summary,

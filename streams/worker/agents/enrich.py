@@ -14,6 +14,7 @@ has been handed to the producer, which Faust flushes before it commits.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -25,8 +26,9 @@ from faust.types import AgentT
 from pydantic import ValidationError
 
 from schemas.models import CanonicalPost
-from streams.metrics import BATCH_SIZE, MESSAGES, STAGE_LATENCY
-from streams.steps.enrich import enrich
+from streams.metrics import BATCH_SIZE, MESSAGES, RECOMMENDED_ACTIONS, STAGE_LATENCY
+from streams.steps.enrich import Enriched, enrich
+from streams.topic_names import ENRICHED
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
 from streams.worker.expiry import register_expiry
@@ -36,6 +38,19 @@ from streams.worker.topics import Topics
 
 STAGE = "enrich"
 log = logging.getLogger("townsquare.enrich")
+
+
+def recommended_action(result: Enriched) -> str | None:
+    """The recommended action of the post ``result`` publishes (None: a delete, nothing sent).
+
+    Read back from the record sent, so the business metric counts exactly what
+    subscribers and the index see, once per post published (an edit counts again).
+    """
+    for out in result.outputs:
+        if out.topic_name == ENRICHED:
+            action = json.loads(out.value).get("joinability", {}).get("action")
+            return str(action) if action else None
+    return None
 
 
 class EnrichBatches:
@@ -83,6 +98,7 @@ class EnrichBatches:
         scores = dict(zip((pid for pid, _ in records), predicted, strict=True))
         now = datetime.now(UTC)
         outcomes: Counter[str] = Counter()
+        actions: Counter[str | None] = Counter()
         for event, post in posts:
             key = post.conversation_id
             erased = erasures is not None and erasures.matches(post.author, post.platform)
@@ -112,8 +128,12 @@ class EnrichBatches:
                 await self._dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
                 continue
             outcomes[result.outcome] += 1
+            actions[recommended_action(result)] += 1
         for outcome, count in outcomes.items():
             MESSAGES.labels(stage=STAGE, outcome=outcome).inc(count)
+        for action, count in actions.items():
+            if action is not None:
+                RECOMMENDED_ACTIONS.labels(action=action).inc(count)
         seconds = time.perf_counter() - started
         STAGE_LATENCY.labels(stage=STAGE).observe(seconds)
         log.info(

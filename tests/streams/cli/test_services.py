@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from streams.cli.services import (
     kafka_ready,
     port_open,
     running_pid,
+    status,
     up,
 )
 from streams.settings import Settings, recorded_local_ports
@@ -119,3 +124,75 @@ def test_two_checkouts_run_side_by_side_and_commands_find_their_ports(
         down(second)
     for svc in (first, second):
         assert not port_open(svc.kafka_port) and not port_open(svc.es_port)
+
+
+class _GreenHealth(BaseHTTPRequestHandler):
+    """Answers ``_cluster/health`` as a green Elasticsearch would (product header included)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "green", "cluster_name": "someone-elses"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Elastic-Product", "Elasticsearch")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet in test output."""
+
+
+@pytest.fixture
+def green_es() -> Iterator[int]:
+    """A stand-in Elasticsearch on a free loopback port; yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _GreenHealth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_status_reports_the_configured_servers_not_a_local_one_that_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, green_es: int
+) -> None:
+    """A server on the local port (somebody else's) must not read as ours when others are named."""
+    closed_kafka, closed_es = free_port(), free_port()
+    svc = LocalServices(data_dir=tmp_path, kafka_port=free_port(), es_port=green_es)
+    monkeypatch.setenv("TOWNSQUARE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOWNSQUARE_KAFKA_BOOTSTRAP", f"127.0.0.1:{closed_kafka}")
+    monkeypatch.setenv("TOWNSQUARE_ES_URL", f"http://elastic:hunter2@127.0.0.1:{closed_es}")
+    info = status(svc)
+    assert info["kafka"] == f"127.0.0.1:{closed_kafka}"
+    assert info["kafka_external"] is True and info["kafka_ready"] is False
+    assert info["elasticsearch"] == f"http://***@127.0.0.1:{closed_es}"
+    assert info["elasticsearch_external"] is True and info["elasticsearch_ready"] is False
+    assert "pid" not in info and "not used" in str(info["local_services"])
+    assert "hunter2" not in json.dumps(info)
+
+
+def test_status_checks_that_an_external_elasticsearch_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, green_es: int
+) -> None:
+    """Only Elasticsearch named: it is checked and reported; Kafka stays the local one."""
+    svc = LocalServices(data_dir=tmp_path, kafka_port=free_port(), es_port=free_port())
+    monkeypatch.delenv("TOWNSQUARE_KAFKA_BOOTSTRAP", raising=False)
+    monkeypatch.setenv("TOWNSQUARE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOWNSQUARE_ES_URL", f"http://127.0.0.1:{green_es}")
+    info = status(svc)
+    assert info["elasticsearch"] == f"http://127.0.0.1:{green_es}"
+    assert info["elasticsearch_external"] is True and info["elasticsearch_ready"] is True
+    assert info["kafka"] == svc.kafka_bootstrap
+    assert info["kafka_external"] is False and info["kafka_ready"] is False
+    assert info["pid"] is None and info["data_dir"] == str(tmp_path)
+
+
+def test_status_without_external_servers_reports_the_local_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, green_es: int
+) -> None:
+    svc = LocalServices(data_dir=tmp_path, kafka_port=free_port(), es_port=green_es)
+    info = status(svc, _settings(monkeypatch, tmp_path, svc.kafka_port, green_es))
+    assert info["elasticsearch"] == f"http://127.0.0.1:{green_es}"
+    assert info["elasticsearch_external"] is False and info["elasticsearch_ready"] is True
+    assert info["kafka_external"] is False

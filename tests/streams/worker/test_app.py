@@ -163,8 +163,8 @@ async def test_the_worker_service_warms_up_before_the_app_and_closes_after(
     worker = create_worker(
         _settings(tmp_path, ner_processes=0, allow_sample_profile=True), ["enrich"]
     )
-    watch, service = worker.services()
-    assert watch is worker.erasure_watch, "the erasure list is read before anything else"
+    _health, watch, service = worker.services()
+    assert watch is worker.erasure_watch, "the erasure list is read before the agents start"
     await service.start()
     assert "organisation profile Harbourside Borough Council" in caplog.text
     assert worker.resources._ner is not None
@@ -186,7 +186,7 @@ def test_only_roles_that_see_new_posts_read_the_erasure_list(tmp_path: Path) -> 
         worker = create_worker(settings, roles)
         assert (worker.erasure_watch is not None) is reads, roles
         assert (worker.resources.withhold is not None) is reads, roles
-        assert len(worker.services()) == (2 if reads else 1)
+        assert len(worker.services()) == (3 if reads else 2), "health, watch, resources"
 
 
 def test_side_roles_alone_get_a_consumer_group_of_their_own() -> None:

@@ -17,14 +17,25 @@ health, children or self-harm without their words (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
+from processors.adapters import bluesky, mastodon, reddit, rss, x_v2
+from processors.adapters.common import PLATFORM_NAME
 from schemas.models import Author
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -36,6 +47,33 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "share_of_voice": 0.10,
 }
 """Positive components add up to 1; penalties (sensitivity, hostility, spam) multiply."""
+
+WEIGHT_TOLERANCE: Final = 0.01
+"""How far from 1 the weights may add up: YAML decimals like 0.35 are not exact in binary."""
+
+PLATFORMS: Final[tuple[str, ...]] = tuple(
+    sorted({m.PLATFORM for m in (bluesky, mastodon, reddit, rss, x_v2)})
+)
+"""The platforms townsquare's own adapters stamp on posts (twcs and customer care are ``x``).
+
+Other names in ``accounts`` are allowed (posts pushed through the webhook name
+their own platform), but one that is a near miss of these is a typo.
+"""
+
+_SUGGEST_CUTOFF: Final = 0.6
+"""difflib similarity above which an unknown name is offered as a "did you mean"."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``word`` (case-insensitive), if it is close enough."""
+    options = {c.lower(): c for c in choices}
+    found = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=_SUGGEST_CUTOFF)
+    return options[found[0]] if found else None
+
+
+def _suggestion(word: str, choices: Iterable[str]) -> str:
+    match = did_you_mean(word, choices)
+    return f"; did you mean {match!r}?" if match else ""
 
 
 def normalize_handle(handle: str) -> str:
@@ -57,6 +95,18 @@ class Thresholds(BaseModel):
 
     reply: float = Field(default=0.55, ge=0, le=1)
     appreciate: float = Field(default=0.35, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _reply_at_least_appreciate(self) -> Thresholds:
+        """A post good enough to reply to is good enough to appreciate: reply >= appreciate."""
+        if self.reply < self.appreciate:
+            defaults = [n for n in ("reply", "appreciate") if n not in self.model_fields_set]
+            note = f" ({' and '.join(defaults)}: the default)" if defaults else ""
+            raise ValueError(
+                f"reply ({self.reply:g}) is below appreciate ({self.appreciate:g}){note}; "
+                "reply must be at least appreciate"
+            )
+        return self
 
 
 LISTS = ("employees", "partners", "investors", "media", "officials", "competitors")
@@ -109,17 +159,60 @@ class Organisation(BaseModel):
         "flags, the action and the conversation link stay.",
     )
 
+    @field_validator("accounts")
+    @classmethod
+    def _known_platforms(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Refuse a near miss of a platform we read (``blusky``): its handles would be
+        filed under a name no post carries. Other plain names are webhook platforms."""
+        problems = []
+        for platform in value:
+            if platform in PLATFORMS:
+                continue
+            match = did_you_mean(platform, PLATFORMS)
+            if match is not None:
+                problems.append(f"unknown platform {platform!r}: did you mean {match!r}?")
+            elif not PLATFORM_NAME.match(platform):
+                problems.append(
+                    f"{platform!r} is not a platform name (lower-case letters, digits, - and _)"
+                )
+        if problems:
+            raise ValueError(
+                "; ".join(problems) + f" (townsquare reads {', '.join(PLATFORMS)}; other "
+                "lower-case names are taken as platforms that push through the webhook)"
+            )
+        return value
+
     @field_validator("weights")
     @classmethod
     def _known_weights(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(DEFAULT_WEIGHTS))
+        """Known components, none negative, and with the defaults filled in, a sum of 1.
+
+        The score divides by the sum anyway, but weights that do not add up to 1
+        mean the author thought of shares that are not the ones in effect.
+        """
+        unknown = [name for name in value if name not in DEFAULT_WEIGHTS]
         if unknown:
             raise ValueError(
-                f"unknown weight(s) {unknown}; known components: {sorted(DEFAULT_WEIGHTS)}"
+                "; ".join(
+                    f"unknown weight {name!r}{_suggestion(name, DEFAULT_WEIGHTS)}"
+                    for name in unknown
+                )
+                + f" (known components: {', '.join(DEFAULT_WEIGHTS)})"
             )
-        if any(w < 0 for w in value.values()):
-            raise ValueError("weights must not be negative")
-        return {**DEFAULT_WEIGHTS, **value}
+        negative = [name for name, w in value.items() if w < 0]
+        if negative:
+            raise ValueError(f"weights must not be negative: {', '.join(negative)}")
+        merged = {**DEFAULT_WEIGHTS, **value}
+        total = sum(merged.values())
+        if abs(total - 1) > WEIGHT_TOLERANCE:
+            yours = ", ".join(f"{n} {w:g}" for n, w in value.items())
+            rest = ", ".join(f"{n} {w:g}" for n, w in merged.items() if n not in value)
+            raise ValueError(
+                f"the weights add up to {total:.2f}; they must add up to 1 "
+                f"(within {WEIGHT_TOLERANCE}): yours {yours or '(none)'}"
+                + (f"; defaults for the rest {rest}" if rest else "")
+            )
+        return merged
 
     # Profile-derived sets are read for every post, so they are built once per
     # profile (the model is frozen, so they cannot go stale).
@@ -194,22 +287,131 @@ class ProfileError(ValueError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
-_FRIENDLY = {
-    "extra_forbidden": "unknown field; check its spelling or remove it",
-    "missing": "required field is missing",
+MINIMAL_EXAMPLE: Final = "organisation: {name: Acme Council, accounts: {x: [AcmeCouncil]}}"
+"""The smallest useful profile, in YAML flow style so that it fits on the error's line."""
+
+_EXPECTED: Final = {
+    "model_type": "expected a mapping (key: value lines)",
+    "dict_type": "expected a mapping (key: value lines)",
+    "list_type": "expected a list ([a, b] or lines starting with '- ')",
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
 }
+"""Pydantic error types whose messages would name a Python type or an internal class."""
+
+
+def _position(loc: Sequence[int | str]) -> str:
+    """``organisation.accounts.x[2]``: list positions counted from 1, as people count lines."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(value: Any) -> str:
+    """What a YAML value is, in the file's terms rather than Python's."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value:g}"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "something else"
+
+
+def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model whose fields live at ``loc`` (walking list items), for "did you mean"."""
+    model: type[BaseModel] | None = Profile
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *get_args(annotation)]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+    return model
+
+
+def _unknown_field(loc: Sequence[int | str]) -> str:
+    name = str(loc[-1])
+    if len(loc) == 1 and name in Organisation.model_fields:
+        return f"belongs under `organisation:`; indent it there ({MINIMAL_EXAMPLE})"
+    model = _model_at(loc[:-1])
+    hint = _suggestion(name, model.model_fields) if model is not None else ""
+    return f"unknown field{hint or '; check its spelling or remove it'}"
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One line for one validation error: where (counted from 1) and what to do."""
+    loc = error["loc"]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        message = _unknown_field(loc)
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind in _EXPECTED:
+        message = f"{_EXPECTED[kind]}, got {_describe(error.get('input'))}"
+    elif kind == "value_error":
+        message = error["msg"].removeprefix("Value error, ")
+    else:
+        message = error["msg"]
+    return f"{_position(loc)}: {message}" if loc else message
+
+
+def _no_organisation(data: Any) -> str:
+    """The one problem of a file that does not start with ``organisation:``."""
+    if data is None:
+        why = " (it is empty)"
+    elif not isinstance(data, dict):
+        why = f" (it holds {_describe(data)})"
+    else:
+        misspelt = next((str(k) for k in data if did_you_mean(str(k), ["organisation"])), None)
+        fields = [str(k) for k in data if k in Organisation.model_fields]
+        if misspelt is not None:
+            why = f" (found `{misspelt}:`)"
+        elif fields:
+            why = f" (found {', '.join(fields)} at the top level)"
+        else:
+            why = ""
+    return (
+        f"the file must start with `organisation:`{why}, with the organisation's fields "
+        f"indented under it, e.g. {MINIMAL_EXAMPLE}"
+    )
 
 
 def parse_profile(data: Any, path: Path = Path("<profile>")) -> Organisation:
-    """Validate a parsed YAML document and return the organisation."""
+    """Validate a parsed YAML document and return the organisation.
+
+    Every problem is one line that names the field as written in the file
+    (positions from 1) and says what to do; none names a Python class.
+    """
+    if not isinstance(data, dict) or "organisation" not in data:
+        raise ProfileError(path, [_no_organisation(data)])
     try:
         return Profile.model_validate(data).organisation
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])}: {_FRIENDLY.get(err['type'], err['msg'])}"
-            for err in exc.errors()
-        ]
-        raise ProfileError(path, problems) from exc
+        raise ProfileError(path, [_problem(err) for err in exc.errors()]) from exc
 
 
 def load_profile(path: Path) -> Organisation:
@@ -221,3 +423,34 @@ def load_profile(path: Path) -> Organisation:
     except yaml.YAMLError as exc:
         raise ProfileError(path, [f"not valid YAML: {exc}"]) from exc
     return parse_profile(data, path)
+
+
+def summary(org: Organisation) -> list[tuple[str, str]]:
+    """What ``profile check`` shows on success: the values in effect, defaults filled in.
+
+    Why: a profile that validates can still score differently from what its
+    author meant (a weight left out keeps its default), so the check shows
+    the numbers the worker will use.
+    """
+    own = {platform: len(handles) for platform, handles in org.accounts.items()}
+    accounts = ", ".join(
+        f"{platform} {n}" + ("" if platform in PLATFORMS else " (webhook)")
+        for platform, n in own.items()
+    )
+    weights = ", ".join(f"{name} {w:.2f}" for name, w in org.weights.items())
+    weights_from = "" if "weights" in org.model_fields_set else ", the defaults"
+    thresholds_from = "" if "thresholds" in org.model_fields_set else "the defaults; "
+    return [
+        ("accounts", accounts or "none: no post counts as ours"),
+        ("weights", f"{weights} (sum {sum(org.weights.values()):.2f}{weights_from})"),
+        (
+            "thresholds",
+            f"reply {org.thresholds.reply:.2f}, appreciate {org.thresholds.appreciate:.2f} "
+            f"({thresholds_from}kept for older profiles: the action comes from the policy "
+            "table, docs/joinability.md)",
+        ),
+        (
+            "reply SLA",
+            f"{org.reply_sla_minutes} minutes; people who write to us are {org.served_as}s",
+        ),
+    ]

@@ -313,8 +313,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="TOWNSQUARE_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR."
     )
-    log_format: Literal["json", "text"] = Field(
-        default="json", description="TOWNSQUARE_LOG_FORMAT: json (one object per line) or text."
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="TOWNSQUARE_LOG_FORMAT: auto (text when stderr is a terminal, else json), "
+        "json (one object per line) or text.",
     )
     data_dir: Path = Field(
         default=Path(".townsquare"),

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from streams.cli.console import console, fail, plain, progress, safe
+from streams.cli.console import console, err, fail, plain, progress, safe
 from streams.settings import get_settings
+from streams.sources.readers import READER_FORMATS
 
 if TYPE_CHECKING:
     from streams.sources.base import RunReport, Stopper
+    from streams.sources.replay import ReplayReport
 
 ingest_app = typer.Typer(help="Put posts from a source onto the raw topic.", no_args_is_help=True)
+
+
+FORMATS_HELP = (
+    f"File format: {', '.join(READER_FORMATS)} (jsonl: canonical posts). A file whose first "
+    "records read as another format is refused, naming the one to pass."
+)
+"""The --format help of replay and enrich, from the readers' own list so it cannot drift."""
 
 
 @ingest_app.command("replay")
 def ingest_replay(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to replay.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="File format.")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMATS_HELP)] = "jsonl",
     rate: Annotated[
         float | None, typer.Option(help="Records per second (default: as fast as Kafka takes).")
     ] = None,
@@ -29,19 +42,34 @@ def ingest_replay(
         bool, typer.Option(help="Start where the last replay of this file stopped.")
     ] = False,
 ) -> None:
-    """Replay a file of posts onto the raw topic, with a progress bar."""
-    from streams.sources.base import IngestError
-    from streams.sources.readers import UnknownFormat, check_format, count_records
+    """Replay a file of posts onto the raw topic, with a progress bar.
+
+    Reports the records sent as posts, those normalize will dead-letter (with
+    the reason) and those skipped at the edge; exits 1 when none was valid.
+    Ctrl-C stops after the current record and stores the position, so
+    --resume goes on with the next one.
+    """
+    from streams.sources.base import IngestError, Stopper
+    from streams.sources.readers import (
+        UnknownFormat,
+        WrongFormat,
+        check_file_format,
+        check_format,
+        count_records,
+    )
     from streams.sources.replay import replay_file
+    from streams.topic_names import DLQ, RAW
 
     try:
         check_format(fmt)
-    except UnknownFormat as exc:
+        check_file_format(path, fmt)
+    except (UnknownFormat, WrongFormat) as exc:
         fail(str(exc))
     settings = get_settings()
     total = count_records(path, fmt)
+    stopper = Stopper()
     try:
-        with progress() as bar:
+        with progress() as bar, _stopped_by_signals(stopper):
             task = bar.add_task(safe(f"replaying {path.name}"), total=min(total, limit or total))
             report = replay_file(
                 settings,
@@ -51,6 +79,7 @@ def ingest_replay(
                 limit=limit,
                 resume=resume,
                 on_progress=lambda n: bar.advance(task, n),
+                stopper=stopper,
             )
     except IngestError as exc:
         fail(
@@ -58,12 +87,90 @@ def ingest_replay(
             "cause (for a size refusal: the raw topic's max.message.bytes) and run again "
             "with --resume."
         )
-    console.print(
-        plain(
-            f"sent {report.sent} records from {path.name} (positions {report.start}..{report.end}) "
-            f"in {report.seconds:.1f}s to {settings.topic('posts.raw')}"
+    for line in replay_lines(report, path, settings.topic(RAW), settings.topic(DLQ)):
+        console.print(line)
+    if report.stopped:
+        err.print(
+            plain(
+                f"interrupted: the position ({report.end}) is stored; "
+                f"`townsquare ingest replay {path} --resume` goes on with the next record"
+            ),
+            soft_wrap=True,
         )
-    )
+        raise typer.Exit(130)
+    if report.valid == 0 and (report.will_dead_letter or report.skipped):
+        fail(f"nothing valid was sent from {path}: {_refusal_summary(report) or 'all skipped'}")
+
+
+@contextmanager
+def _stopped_by_signals(stopper: Stopper) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the replay between two records instead of inside a Kafka call.
+
+    A ``KeyboardInterrupt`` raised in the middle of the producer could leave a
+    send half done; a flag checked between records cannot. A second Ctrl-C
+    quits at once (the position stored then may be an older checkpoint).
+    Signals reach only the main thread, so elsewhere (tests) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop(signum: int, frame: object) -> None:
+        stopper.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the second Ctrl-C: now
+
+    for sig in previous:
+        signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _refusal_summary(report: ReplayReport) -> str:
+    parts = [f"{reason} {n}" for reason, n in report.dead_lettered.most_common()]
+    if report.skipped:
+        parts.append(f"{report.skipped} skipped at the edge")
+    return ", ".join(parts)
+
+
+def replay_lines(report: ReplayReport, path: Path, raw: str, dlq: str) -> list[Text]:
+    """What a replay did: posts sent, records normalize will dead-letter, records skipped.
+
+    The first line always carries the three counts, so a script can read
+    them; the lines after it say why, with the first record of each reason.
+    """
+    lines = [
+        plain(
+            f"sent {report.valid} records, {report.will_dead_letter} to be dead-lettered, "
+            f"{report.skipped} skipped, from {path.name} (positions {report.start}..{report.end}) "
+            f"in {report.seconds:.1f}s to {raw}"
+        )
+    ]
+    if report.will_dead_letter:
+        lines.append(
+            plain(
+                f"  {report.will_dead_letter} records the adapters refuse went out too: normalize "
+                f"puts them on {dlq} with their reason and original bytes",
+                style="yellow",
+            )
+        )
+        for reason, n in report.dead_lettered.most_common():
+            first = report.first_refusals[reason]
+            lines.append(
+                plain(f"    {reason} {n}, first at position {first.position}: {first.error[:200]}")
+            )
+    if report.skipped:
+        lines.append(
+            plain(
+                f"  {report.skipped} records skipped at the edge (too large to send); "
+                "the log names each",
+                style="yellow",
+            )
+        )
+    return lines
 
 
 # --- live sources -------------------------------------------------------------------
@@ -90,8 +197,6 @@ def _run_live(
 ) -> None:
     """Run a source with logging and signal handling; report what it sent, or fail helpfully."""
     import logging.config
-    import signal
-    import threading
 
     from streams.logs import logging_config
     from streams.metrics import serve_metrics

@@ -10,17 +10,33 @@ Heavy imports (Faust, spaCy) happen inside the commands that need them, so
 from __future__ import annotations
 
 import logging.config
+from collections import Counter
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
+from typer.core import TyperGroup
 
 from streams.cli.analyst import register as register_es_commands
-from streams.cli.console import console, err, fail, plain, progress, safe
+from streams.cli.console import (
+    console,
+    debugging,
+    err,
+    fail,
+    plain,
+    progress,
+    safe,
+    set_debug,
+    show_traceback,
+    tidy_help,
+    unreachable,
+)
 from streams.cli.forget import register as register_forget_command
-from streams.cli.ingest import ingest_app
+from streams.cli.inbox import register as register_inbox_commands
+from streams.cli.ingest import FORMATS_HELP, ingest_app
 from streams.cli.retention import register as register_retention_commands
 from streams.cli.rules import register as register_alert_commands
 from streams.logs import logging_config
@@ -30,22 +46,83 @@ from streams.settings import Settings, get_settings
 if TYPE_CHECKING:
     from streams.cli.setup import Report
 
+
+def townsquare_version() -> str:
+    """The installed distribution's version (a source checkout without metadata: unknown)."""
+    try:
+        return version("townsquare")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(plain(f"townsquare {townsquare_version()}"))
+        raise typer.Exit()
+
+
+class TownsquareGroup(TyperGroup):
+    """The root command: the one place every invocation passes through.
+
+    ``main`` tidies the help screens (when the app runs, not at import);
+    ``invoke`` turns an error that means "a server cannot be reached", from
+    any command, into the shared one-line message (``--debug``: after the
+    traceback). Anything else propagates as before: a bug should show.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        tidy_help()
+        return super().main(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            # An exit or usage error (typer's own exceptions) was decided and reported
+            # already, even when a connection error is behind it.
+            line = None if type(exc).__module__.startswith("typer") else unreachable(exc)
+            if line is None:
+                raise
+            if debugging():
+                show_traceback(exc)
+            err.print(Text.assemble(("error:", "bold red"), " ", plain(line)), soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
     name="townsquare",
+    cls=TownsquareGroup,
     help="Find the public conversations your organisation can join well.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
 @app.callback()
-def _read_settings_anew() -> None:
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On a failure, print the traceback before the error line."),
+    ] = False,
+) -> None:
     """Each invocation reads ``TOWNSQUARE_*`` afresh, as a new process would.
 
-    Matters when the app runs more than once in one process (tests, notebooks).
+    Matters when the app runs more than once in one process (tests, notebooks);
+    so does ``--debug``, which is set (or cleared) for every invocation.
     """
     get_settings.cache_clear()
+    set_debug(debug)
 
 
 services_app = typer.Typer(help="Local Kafka- and Elasticsearch-compatible servers (no Docker).")
@@ -60,6 +137,7 @@ app.add_typer(models_app, name="models")
 register_retention_commands(app)
 register_forget_command(app)
 register_alert_commands(app)
+register_inbox_commands(app)
 
 # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80.
 # --- services -------------------------------------------------------------------
@@ -119,7 +197,7 @@ def setup() -> None:
 
     try:
         report = run_setup(get_settings())
-    except Exception as exc:
+    except Exception as exc:  # fail() names an unreachable server itself
         fail(
             f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
             "Run `townsquare services up` for local ones."
@@ -229,7 +307,7 @@ def run(
 @app.command()
 def enrich(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", "-f")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMATS_HELP)] = "jsonl",
     profile: Annotated[Path | None, typer.Option(help="Organisation profile YAML.")] = None,
     now: Annotated[
         str | None,
@@ -250,11 +328,18 @@ def enrich(
         reference = datetime.fromisoformat(now) if now else None
     except ValueError:
         fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-05-01T12:00:00Z")
-    from streams.sources.readers import UnknownFormat, check_format, count_records
+    from streams.sources.readers import (
+        UnknownFormat,
+        WrongFormat,
+        check_file_format,
+        check_format,
+        count_records,
+    )
 
     try:
         check_format(fmt)
-    except UnknownFormat as exc:
+        check_file_format(path, fmt)
+    except (UnknownFormat, WrongFormat) as exc:
         fail(str(exc))
     if profile is None and settings.profile_path is None:
         err.print(
@@ -263,22 +348,48 @@ def enrich(
             style="bold yellow",
             markup=False,
         )
+    rejected: Counter[str] = Counter()
     with progress() as bar:
         task = bar.add_task(safe(f"enriching {path.name}"), total=count_records(path, fmt))
         try:
             count = enrich_file(
-                settings, path, fmt, profile, reference, out, on_post=lambda: bar.advance(task)
+                settings,
+                path,
+                fmt,
+                profile,
+                reference,
+                out,
+                on_post=lambda: bar.advance(task),
+                rejected=rejected,
             )
         except ValueError as exc:
             fail(str(exc))
         bar.update(task, completed=bar.tasks[0].total)  # deletes and rejects emit nothing
-    err.print(f"enriched {count} posts", markup=False)
+    for line in enrich_lines(count, rejected, fmt):
+        err.print(line, soft_wrap=True)
+    if count == 0 and rejected:
+        raise typer.Exit(1)
+
+
+def enrich_lines(count: int, rejected: Counter[str], fmt: str) -> list[Text]:
+    """The enrich summary: posts written, and records the adapter refused, by reason."""
+    lines = [plain(f"enriched {count} posts")]
+    if rejected:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common())
+        lines.append(
+            plain(
+                f"skipped {rejected.total()} records the {fmt} adapter refused ({reasons})"
+                + ("; none could be read: is the file what --format says?" if count == 0 else ""),
+                style="yellow",
+            )
+        )
+    return lines
 
 
 @profile_app.command("check")
 def profile_check(path: Annotated[Path, typer.Argument()]) -> None:
     """Validate an organisation profile and print what it declares."""
-    from processors.profile import ProfileError, load_profile
+    from processors.profile import ProfileError, load_profile, summary
 
     try:
         org = load_profile(path)
@@ -297,6 +408,8 @@ def profile_check(path: Annotated[Path, typer.Argument()]) -> None:
             ),
         )
     )
+    for label, value in summary(org):
+        console.print(Text.assemble("  ", (f"{label:<11}", "dim"), plain(value)))
 
 
 @schemas_app.command("export")
@@ -309,6 +422,7 @@ def schemas_export() -> None:
 
 
 def main() -> None:
+    """The console script: logging as the settings say (text at a terminal), then the app."""
     settings = get_settings()
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
     app()

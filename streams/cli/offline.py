@@ -2,7 +2,8 @@
 
 Same adapters, same processors, same order as the pipeline (input order), no
 Kafka: the way to try a profile on a dump and the way tests check scoring.
-Records an adapter rejects are reported on stderr and skipped, like the DLQ.
+Records an adapter rejects are skipped, like the DLQ, and counted by reason
+for the command's summary; the first few are logged with their position.
 ``TOWNSQUARE_PSEUDONYMISE`` applies here too: posts and profile are
 pseudonymised with the same key as in the stream, so the output names nobody
 and matches what the pipeline would index.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +33,19 @@ from streams.sources.readers import envelope_format, iter_records
 
 log = logging.getLogger("townsquare.offline")
 
+LOGGED_REJECTS = 10
+"""Rejected records logged one by one; the rest are only counted (a wrong file is thousands)."""
 
-def canonical_posts(path: Path, fmt: str) -> Iterator[CanonicalPost]:
-    """Read and normalize a file as the pipeline would; rejected records are logged."""
+
+def canonical_posts(
+    path: Path, fmt: str, rejected: Counter[str] | None = None
+) -> Iterator[CanonicalPost]:
+    """Read and normalize a file as the pipeline would; rejected records are counted.
+
+    ``rejected`` (by reason) is filled as the posts are read; the first
+    :data:`LOGGED_REJECTS` rejections are also logged with their position.
+    """
+    counts: Counter[str] = rejected if rejected is not None else Counter()
     adapter_format = envelope_format(fmt)
     for record in iter_records(path, fmt):
         envelope = RawEnvelope(
@@ -47,7 +59,11 @@ def canonical_posts(path: Path, fmt: str) -> Iterator[CanonicalPost]:
         try:
             yield normalize(envelope)
         except AdapterError as exc:
-            log.warning("skipped record", extra={"position": record.position, "reason": exc.reason})
+            if counts.total() < LOGGED_REJECTS:
+                log.warning(
+                    "skipped record", extra={"position": record.position, "reason": exc.reason}
+                )
+            counts[exc.reason] += 1
 
 
 def enrich_file(
@@ -58,9 +74,11 @@ def enrich_file(
     now: datetime | None,
     out: Path | None,
     on_post: Callable[[], object] | None = None,
+    rejected: Counter[str] | None = None,
 ) -> int:
+    """Write the enriched posts of ``path``; the count, and ``rejected`` filled by reason."""
     org: Organisation = load_profile(profile) if profile else profile_for(settings)
-    posts = canonical_posts(path, fmt)
+    posts = canonical_posts(path, fmt, rejected)
     if settings.pseudonymise and settings.pseudonym_key is not None:
         pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
         org = pseudonymise_organisation(org, pseudonymiser)

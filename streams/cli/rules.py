@@ -129,10 +129,17 @@ def alerts(
     ] = [],  # noqa: B006 - typer reads the default
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV with one header row and stable columns.")
+    ] = False,
 ) -> None:
     """Alerts raised, newest first: time, severity, rule, handle, summary, and the link."""
+    from streams.cli.analyst import ALERT_COLUMNS, usage_error, write_csv
     from streams.es.client import sync_client
     from streams.es.search import parse_duration
+
+    if as_json and as_csv:
+        usage_error("--json and --csv both choose the output; use one of them")
 
     settings = get_settings()
     try:
@@ -155,6 +162,9 @@ def alerts(
     if as_json:
         for doc in docs:
             sys.stdout.write(json.dumps(doc) + "\n")
+        return
+    if as_csv:
+        write_csv(ALERT_COLUMNS, docs, sys.stdout)
         return
     if not docs:
         err.print(plain(f"no alerts in the last {since}"))

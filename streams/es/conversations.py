@@ -128,9 +128,24 @@ def collapse_views(
 # --- reads: what the CLI asks ------------------------------------------------------------
 
 
-def conversations_query(awaiting_only: bool) -> dict[str, Any]:
-    """Query: the threads waiting for us now, or every thread."""
-    return dict(AWAITING) if awaiting_only else {"match_all": {}}
+def conversations_query(
+    awaiting_only: bool, platforms: Sequence[str] = (), actions: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The threads waiting for us now, or every thread, narrowed by platform and action.
+
+    ``actions`` match the action recommended on the thread's newest post
+    (``last_post.action``), the post ``townsquare conversations`` shows.
+    """
+    filters: list[dict[str, Any]] = []
+    if platforms:
+        filters.append({"terms": {"platform": list(platforms)}})
+    if actions:
+        filters.append({"terms": {"last_post.action": list(actions)}})
+    if not filters:
+        return dict(AWAITING) if awaiting_only else {"match_all": {}}
+    if awaiting_only:
+        filters.insert(0, dict(AWAITING))
+    return {"bool": {"filter": filters}}
 
 
 def conversations_sort(awaiting_only: bool) -> list[dict[str, Any]]:
@@ -144,12 +159,18 @@ def conversations_sort(awaiting_only: bool) -> list[dict[str, Any]]:
 
 
 def find_conversations(
-    es: Elasticsearch, alias: str, awaiting_only: bool, limit: int
+    es: Elasticsearch,
+    alias: str,
+    awaiting_only: bool,
+    limit: int,
+    *,
+    platforms: Sequence[str] = (),
+    actions: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` thread documents (awaiting ones: oldest wait first)."""
     resp = es.search(
         index=alias,
-        query=conversations_query(awaiting_only),
+        query=conversations_query(awaiting_only, platforms, actions),
         sort=conversations_sort(awaiting_only),
         size=min(limit, MAX_CONVERSATIONS),
     )

@@ -17,10 +17,13 @@ is ``>= p``, so resuming after the last acknowledged record ``p`` uses
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -36,6 +39,8 @@ _JSONL_FORMATS: Final = frozenset({"jsonl", "x-v2", "mastodon", "bluesky-jetstre
 _ENVELOPE_FORMATS: Final = {"jsonl": "canonical"}
 _FLOAT_ID: Final = re.compile(r"^(\d+)\.0+$")
 _CHUNK: Final = 1 << 16
+SNIFF_RECORDS: Final = 20
+"""How many leading records :func:`check_file_format` reads to recognise a file."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ def check_format(fmt: str) -> str:
     if fmt not in READER_FORMATS:
         raise UnknownFormat(f"unknown format {fmt!r}; choose one of: {', '.join(READER_FORMATS)}")
     return fmt
+
+
+class WrongFormat(ValueError):
+    """A file whose first records read as another format; the message says which to pass."""
 
 
 def envelope_format(fmt: str) -> str:
@@ -86,6 +95,76 @@ def count_records(path: Path, fmt: str) -> int:
         with _open_csv(path) as handle:
             return sum(1 for _ in csv.DictReader(handle))
     return sum(1 for _ in _customer_care(path, 0))
+
+
+def check_file_format(path: Path, fmt: str, sample: int = SNIFF_RECORDS) -> None:
+    """Refuse a file that reads as another format: :class:`WrongFormat` names the right one.
+
+    Why: a wrong ``--format`` does not fail loudly on its own. Every record
+    reaches the adapter as garbage and is refused one by one (a hundred log
+    lines, "enriched 0 posts", or a replay that fills the dead-letter topic).
+    So the first ``sample`` records are read as ``fmt`` and put through its
+    adapter; when none is accepted but some are under another reader format,
+    the run stops before it starts. A file that no format accepts passes:
+    then the records themselves are bad, and the run reports them as such.
+    The adapters are borrowed only to recognise records; turning records
+    into posts stays the normalize stage's job.
+    """
+    check_format(fmt)
+    if _accepted(path, fmt, sample) > 0:
+        return
+    best, best_count = None, 0
+    for other in READER_FORMATS:
+        if other == fmt:
+            continue
+        count = _accepted(path, other, sample)
+        if count > best_count:
+            best, best_count = other, count
+    if best is not None:
+        raise WrongFormat(f"{path} looks like {best}, not {fmt}: pass --format {best}")
+
+
+def _sample(path: Path, fmt: str, sample: int) -> list[Record]:
+    """The first records as ``fmt`` reads them, or none if the file is not that shape at all.
+
+    CSV rows are read without the thread index (a full pass over the file),
+    which only adds context the adapters do not need to accept a row.
+    """
+    try:
+        if fmt == "twcs-csv":
+            with _open_csv(path) as handle:
+                rows = itertools.islice(csv.DictReader(handle), sample)
+                return [
+                    Record({("_extra" if k is None else k): v for k, v in row.items()}, {}, n)
+                    for n, row in enumerate(rows)
+                ]
+        return list(itertools.islice(iter_records(path, fmt), sample))
+    except (ValueError, csv.Error, RecursionError):  # not a JSON array, a broken CSV quote
+        return []
+
+
+def _accepted(path: Path, fmt: str, sample: int) -> int:
+    """How many of the first records the adapter of ``fmt`` turns into posts."""
+    from processors.adapters import normalize
+    from processors.adapters.errors import AdapterError
+    from schemas.models import RawEnvelope
+
+    accepted = 0
+    for record in _sample(path, fmt, sample):
+        envelope = RawEnvelope(
+            ingest_id=uuid.uuid4().hex,
+            source="replay",
+            format=envelope_format(fmt),
+            received_at=datetime.now(UTC),
+            payload=record.payload,
+            context={**record.context, "file": path.name, "position": record.position},
+        )
+        try:
+            normalize(envelope)
+        except AdapterError:
+            continue
+        accepted += 1
+    return accepted
 
 
 # --- JSONL --------------------------------------------------------------------------

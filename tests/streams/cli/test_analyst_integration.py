@@ -13,6 +13,8 @@ index (one document per thread, its state now) by every command.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +27,17 @@ from rich.console import Console
 from support import Isolated, Servers, isolated, running_worker, wait_for
 from typer.testing import CliRunner, Result
 
-from schemas.models import ConversationSummary, ConversationView, EnrichedPost, Joinability
+from schemas.models import (
+    ConversationSummary,
+    ConversationView,
+    EnrichedPost,
+    Entity,
+    Joinability,
+    Reading,
+    Signal,
+    Stakeholder,
+    StakeholderLabel,
+)
 from streams.cli.main import app
 from streams.cli.run import stale_conversations
 from streams.cli.setup import run_setup
@@ -43,12 +55,16 @@ COUNCIL = "HarboursideBC"
 SLA_MINUTES = 240  # the sample council profile's reply_sla_minutes
 
 
-def _cli(iso: Isolated, *args: str) -> Result:
+def _invoke(iso: Isolated, *args: str) -> Result:
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, list(args), env=iso.env)
+        return CliRunner().invoke(app, list(args), env=iso.env)
     finally:
         get_settings.cache_clear()
+
+
+def _cli(iso: Isolated, *args: str) -> Result:
+    result = _invoke(iso, *args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -273,11 +289,10 @@ def test_each_search_filter_matches_exactly_the_posts_that_qualify(corpus: Corpu
 
 def test_search_table_and_bad_duration(corpus: Corpus) -> None:
     table = _cli(corpus.iso, "search", "--platform", "mastodon").stdout
-    assert "1 matching posts" in table
+    assert "1 matching post, best joinability first" in table
     assert "@reader" in table
-    get_settings.cache_clear()
-    bad = CliRunner().invoke(app, ["search", "--since", "yesterday"], env=corpus.iso.env)
-    assert bad.exit_code == 1
+    bad = _invoke(corpus.iso, "search", "--since", "yesterday")
+    assert bad.exit_code == 2
     assert "e.g. 30m" in bad.output
 
 
@@ -322,6 +337,92 @@ def test_conversations_awaiting_reply_are_the_unanswered_threads_oldest_first(
     table = _cli(corpus.iso, "conversations", "--awaiting-reply").stdout
     assert "3 conversations awaiting our reply (reply SLA 240 min)" in table
     assert "over by" in table and "within" in table
+
+
+def test_typos_exit_2_with_the_allowed_values_against_the_real_index(corpus: Corpus) -> None:
+    """The three typos of the issue, each once an empty list with exit code 0."""
+    for args, suggestion in (
+        (("search", "--action", "replyy"), "reply"),
+        (("search", "--stakeholder", "journalist"), "media"),
+        (("search", "--platform", "twitter"), "x"),
+        (("conversations", "--platform", "twiter"), "x"),
+        (("conversations", "--action", "escalat"), "escalate"),
+    ):
+        result = _invoke(corpus.iso, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert f"{args[-2]} {args[-1]!r} is not " in line
+        assert f"did you mean {suggestion!r}?" in line
+    platforms = _invoke(corpus.iso, "search", "--platform", "twitter").stderr
+    assert platforms.strip().endswith("Choose from: bluesky, mastodon, reddit, rss, x")
+
+
+def test_topic_and_entity_match_what_the_reading_and_the_entities_recorded(corpus: Corpus) -> None:
+    """Expected sets come from the enriched documents, so the stored shape is what is tested."""
+    docs = _all_docs(corpus.iso)
+
+    def on_topic(doc: dict[str, Any], topic: str) -> bool:
+        signals = (doc.get("reading") or {}).get("signals") or []
+        evidence = " ".join(e for s in signals if s["name"] == "on_topic" for e in s["evidence"])
+        return topic in evidence.lower()
+
+    expected = {i for i, d in docs.items() if on_topic(d, "bins")}
+    assert expected, "the sample council's topics include bins, and the corpus talks about them"
+    assert expected < set(docs)
+    assert set(_search_ids(corpus.iso, "--topic", "Bins")) == expected
+    assert _search_ids(corpus.iso, "--topic", "council tax") == []
+
+    names = sorted({e["text"] for d in docs.values() for e in d["entities"] if " " in e["text"]})
+    assert names, [d["entities"] for d in docs.values()]
+    name = names[0]
+    expected = {
+        i for i, d in docs.items() if any(e["text"].lower() == name.lower() for e in d["entities"])
+    }
+    assert set(_search_ids(corpus.iso, "--entity", name.upper())) == expected
+    assert _search_ids(corpus.iso, "--entity", name[:-1]) == [], "the whole name, not a part"
+
+
+def test_the_views_of_the_real_records_keep_their_content_at_80_and_160(corpus: Corpus) -> None:
+    from streams.cli.analyst import conversations_table, posts_table
+
+    rows = _json_lines(_cli(corpus.iso, "conversations", "--awaiting-reply", "--json"))
+    posts = _json_lines(_cli(corpus.iso, "search", "--json"))
+    assert any(r["last_post"]["reasons"] for r in rows), rows
+    assert any(r["last_post"]["stakeholder_labels"] for r in rows), rows
+    for width in (80, 160):
+        out = Console(record=True, width=width)
+        out.print(conversations_table(rows, "t"), crop=False)
+        screen = out.export_text()
+        words = " ".join(screen.split())
+        lines = [line.strip() for line in screen.splitlines()]
+        for row in rows:
+            last = row["last_post"]
+            assert last["url"] in lines, (width, last["url"], screen)
+            assert " ".join(last["text"].split()) in words
+            assert _when(last["created_at"]) in words
+            if last["reasons"]:
+                assert f"why: {last['reasons'][0]}" in words
+            assert row["conversation_id"] in words
+        assert "over by" in words and "within SLA" in words
+
+        out = Console(record=True, width=width)
+        out.print(posts_table(posts, "t"), crop=False)
+        screen = out.export_text()
+        words = " ".join(screen.split())
+        lines = [line.strip() for line in screen.splitlines()]
+        for doc in posts:
+            assert doc["url"] in lines
+            assert " ".join(doc["text"].split()) in words
+            assert _when(doc["created_at"]) in words
+            if doc["joinability"]["reasons"]:
+                assert f"why: {doc['joinability']['reasons'][0]}" in words
+            for label in doc["stakeholder_labels"]:
+                assert label in words
+
+
+def _when(stored: str) -> str:
+    return datetime.fromisoformat(stored).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def test_run_summary_counts_threads_waiting_now_not_posts_ever_flagged(corpus: Corpus) -> None:
@@ -481,6 +582,9 @@ def test_oldest_wait_first_with_limit_and_exact_sla_arithmetic(direct: Isolated)
             "author": f"author-{row['conversation_id']}",
             "text": f"the last post in {row['conversation_id']}",
             "url": f"https://x.example/p/{row['conversation_id']}",
+            "action": None,
+            "stakeholder_labels": [],
+            "reasons": [],
         }
     every = _json_lines(_cli(direct, "conversations", "--json", "--now", _iso(now)))
     assert [r["conversation_id"] for r in every] == [
@@ -518,3 +622,246 @@ def test_posts_flagged_when_they_arrived_do_not_make_a_thread_wait(direct: Isola
     assert _search_ids(direct, "--awaiting-reply") == ["x:2"]
     everything = _search_ids(direct)
     assert set(everything) == {"x:1", "x:2"}
+
+
+# --- an older corpus, indexed directly: windows, order, platforms, topics, CSV ---------------
+
+OLD = datetime(2026, 3, 14, tzinfo=UTC)
+
+
+def _scored(
+    pid: str,
+    text: str,
+    score: float,
+    created: datetime,
+    *,
+    topic: str | None = None,
+    entities: tuple[str, ...] = (),
+    labels: tuple[StakeholderLabel, ...] = (),
+) -> dict[str, Any]:
+    platform = pid.split(":", 1)[0]
+    post = EnrichedPost(
+        id=pid,
+        platform=platform,
+        url=f"https://{platform}.example/p/{pid.split(':', 1)[1]}?ref=townsquare-analyst-test",
+        created_at=created,
+        text=text,
+        author={"id": f"{platform}:a-{pid}", "handle": f"author_{pid.split(':', 1)[1]}"},
+        conversation_id=pid,
+        entities=[
+            Entity(text=e, label="LOCATION", start=0, end=len(e), source="model") for e in entities
+        ],
+        stakeholders=[Stakeholder(label=label, score=0.9, reasons=["said so"]) for label in labels],
+        joinability=Joinability(
+            score=score, action="reply", reasons=[f"first reason of {pid}", "a second one"]
+        ),
+        reading=Reading(
+            addressed="none",
+            about_us=topic is not None,
+            kind="chatter",
+            sentiment="neutral",
+            signals=[Signal(name="on_topic", score=0.4, evidence=[f"is about '{topic}'"])]
+            if topic
+            else [],
+        ),
+    )
+    return post_document(post)
+
+
+@pytest.fixture
+def older(direct: Isolated) -> Isolated:
+    """Four posts around 14 March, well before now; one on a platform a webhook sender named."""
+    _index(
+        direct,
+        [
+            _scored(
+                "x:11", "bins bins bins, overflowing bins", 0.2, OLD.replace(hour=9), topic="bins"
+            ),
+            _scored(
+                "x:12",
+                "the bins on Elm Street were missed",
+                0.9,
+                OLD - timedelta(seconds=1),
+                topic="Bins",
+                entities=("Elm Street",),
+                labels=("citizen", "media"),
+            ),
+            _scored(
+                "x:13",
+                'a lovely park, "really"\nsecond line, with a comma',
+                0.95,
+                OLD.replace(hour=23, minute=59),
+                topic="Garden  Waste",
+                entities=("Elm Street Park",),
+            ),
+            _scored("forum:14", "bins again", 0.5, OLD + timedelta(days=1)),
+        ],
+    )
+    return direct
+
+
+def test_since_on_an_older_corpus_says_so_and_names_the_newest_day(older: Isolated) -> None:
+    result = _cli(older, "search", "--since", "24h")
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "no posts newer than 24h; the newest is from 2026-03-15: try --from 2026-03-14"
+    )
+    result = _cli(older, "search", "--since", "24h", "--platform", "x", "--json")
+    assert result.stderr.strip() == (
+        "no matching posts newer than 24h; the newest match is from 2026-03-14: "
+        "try --from 2026-03-13"
+    )
+    assert set(_search_ids(older, "--from", "2026-03-13", "--platform", "x")) == {
+        "x:11",
+        "x:12",
+        "x:13",
+    }
+
+
+def test_from_and_until_are_absolute_utc_windows(older: Isolated) -> None:
+    # A date as --until includes that day; --from is inclusive, --until exclusive.
+    assert set(_search_ids(older, "--from", "2026-03-14", "--until", "2026-03-14")) == {
+        "x:11",
+        "x:13",
+    }
+    assert set(_search_ids(older, "--from", "2026-03-14T00:00:00+01:00")) == {
+        "x:11",
+        "x:12",
+        "x:13",
+        "forum:14",
+    }
+    assert _search_ids(older, "--until", "2026-03-14T09:00") == ["x:12"]
+    assert _search_ids(older, "--from", "2026-03-15T00:00Z") == ["forum:14"]
+
+
+def test_a_query_keeps_the_joinability_order_and_relevance_is_asked_for(older: Isolated) -> None:
+    """x:11 is the best text match for "bins" and the worst joinability."""
+    relevance = _search_ids(older, "bins", "--sort", "relevance")
+    assert relevance[0] == "x:11"
+    by_joinability = _search_ids(older, "bins")
+    assert by_joinability == ["x:12", "forum:14", "x:11"]
+    assert by_joinability[0] != relevance[0]
+    assert _search_ids(older, "bins", "--sort", "time") == ["forum:14", "x:11", "x:12"]
+    title = _cli(older, "search", "bins").stdout.splitlines()[0]
+    assert title == "3 matching posts, best joinability first, then newest (times in UTC)"
+
+
+def test_a_platform_a_webhook_named_is_accepted_and_its_typo_suggested(older: Isolated) -> None:
+    assert _search_ids(older, "--platform", "forum") == ["forum:14"]
+    result = _invoke(older, "search", "--platform", "forun")
+    assert result.exit_code == 2
+    assert "did you mean 'forum'?" in result.stderr
+    assert result.stderr.strip().endswith("Choose from: bluesky, forum, mastodon, reddit, rss, x")
+
+
+def test_topics_and_entities_on_exact_documents(older: Isolated) -> None:
+    assert set(_search_ids(older, "--topic", "bins")) == {"x:11", "x:12"}
+    assert _search_ids(older, "--topic", "garden waste") == ["x:13"]
+    assert set(_search_ids(older, "--topic", "bins", "--topic", "Garden-Waste")) == {
+        "x:11",
+        "x:12",
+        "x:13",
+    }
+    assert _search_ids(older, "--entity", "elm street") == ["x:12"]
+    assert _search_ids(older, "--entity", "ELM STREET PARK") == ["x:13"]
+    assert _search_ids(older, "--entity", "elm") == []
+    assert _search_ids(older, "--topic", "bins", "--entity", "Elm Street") == ["x:12"]
+
+
+def test_search_csv_is_the_json_output_in_columns(older: Isolated) -> None:
+    as_json = _json_lines(_cli(older, "search", "--json"))
+    as_csv = _cli(older, "search", "--csv").stdout_bytes.decode()
+    rows = list(csv.DictReader(io.StringIO(as_csv, newline="")))
+    assert as_csv.splitlines()[0] == (
+        "id,created_at,platform,author,score,action,stakeholders,reasons,text,url,conversation_id"
+    )
+    assert (
+        [r["id"] for r in rows]
+        == [d["id"] for d in as_json]
+        == [
+            "x:13",
+            "x:12",
+            "forum:14",
+            "x:11",
+        ]
+    )
+    for row, doc in zip(rows, as_json, strict=True):
+        assert row["text"] == doc["text"]
+        assert row["url"] == doc["url"]
+        assert row["created_at"] == doc["created_at"]
+        assert row["platform"] == doc["platform"]
+        assert row["author"] == doc["author"]["handle"]
+        assert float(row["score"]) == doc["joinability"]["score"]
+        assert row["action"] == doc["joinability"]["action"]
+        assert row["stakeholders"] == ";".join(doc["stakeholder_labels"])
+        assert row["reasons"].split("\n") == doc["joinability"]["reasons"]
+        assert row["conversation_id"] == doc["conversation_id"]
+    assert "\n" in rows[0]["text"] and '"' in rows[0]["text"]
+
+
+def test_conversations_csv_is_the_json_output_in_columns(older: Isolated) -> None:
+    """The thread's newest post brings its stakeholders and reasons from the posts index."""
+    t = OLD + timedelta(hours=10)
+    view = ConversationView(
+        conversation_id="x:12",
+        platform="x",
+        posts=2,
+        participants=2,
+        participant_ids=["x:a-x:12", "x:other"],
+        last_activity=t,
+        awaiting_org_reply=True,
+        awaiting_since=t - timedelta(hours=1),
+        last_post={
+            "id": "x:12",
+            "author_id": "x:a-x:12",
+            "handle": "author_12",
+            "created_at": t,
+            "text": "the bins on Elm Street were missed",
+            "url": "https://x.example/p/12?ref=townsquare-analyst-test",
+            "action": "reply",
+        },
+        updated_at=t,
+    )
+    _index(
+        older, [view_document(view, t), _thread("x:99", t, awaiting_since=None)], "conversations"
+    )
+    now = _iso(t + timedelta(hours=5))
+    as_json = _json_lines(_cli(older, "conversations", "--json", "--now", now))
+    as_csv = _cli(older, "conversations", "--csv", "--now", now).stdout_bytes.decode()
+    rows = list(csv.DictReader(io.StringIO(as_csv, newline="")))
+    assert [r["conversation_id"] for r in rows] == [r["conversation_id"] for r in as_json]
+    assert len(rows) == 2
+    flat = {
+        "conversation_id": "x:12",
+        "awaiting_org_reply": "true",
+        "waiting_seconds": str(6 * 3600),
+        "sla": "over",
+        "over_by_seconds": str(6 * 3600 - SLA_MINUTES * 60),
+        "last_post_id": "x:12",
+        "last_post_action": "reply",
+        "last_post_stakeholders": "citizen;media",
+        "last_post_reasons": "first reason of x:12\na second one",
+        "last_post_url": "https://x.example/p/12?ref=townsquare-analyst-test",
+    }
+    row = next(r for r in rows if r["conversation_id"] == "x:12")
+    assert {k: row[k] for k in flat} == flat
+    record = next(r for r in as_json if r["conversation_id"] == "x:12")
+    assert record["last_post"]["stakeholder_labels"] == ["citizen", "media"]
+    assert record["last_post"]["reasons"] == ["first reason of x:12", "a second one"]
+    for row, record in zip(rows, as_json, strict=True):
+        for column in ("platform", "awaiting_since", "posts", "participants", "last_activity"):
+            assert row[column] == ("" if record[column] is None else str(record[column]))
+        for key in ("id", "created_at", "author", "text", "url"):
+            assert row[f"last_post_{key}"] == (record["last_post"][key] or "")
+    table = _cli(older, "conversations", "--awaiting-reply", "--now", now).stdout
+    assert "last post 2026-03-14 10:00 │ @author_12 │ citizen, media │ reply" in table
+    assert "why: first reason of x:12" in table
+    assert "https://x.example/p/12?ref=townsquare-analyst-test" in map(
+        str.strip, table.splitlines()
+    )
+    replying = _json_lines(_cli(older, "conversations", "--action", "reply", "--json"))
+    assert [r["conversation_id"] for r in replying] == ["x:12"]
+    assert [
+        r["conversation_id"]
+        for r in _json_lines(_cli(older, "conversations", "--platform", "x", "--json"))
+    ] == ["x:12", "x:99"]

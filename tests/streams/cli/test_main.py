@@ -85,3 +85,26 @@ def test_worker_help_names_the_roles() -> None:
     output = " ".join(result.output.replace("│", " ").split())  # help wraps inside a box
     assert "normalize, locate, enrich, index, alert, notify or all" in output
     assert "--sample-profile" in output
+
+
+def test_profile_check_prints_the_weights_and_thresholds_in_effect() -> None:
+    result = runner.invoke(
+        app, ["profile", "check", str(sample_path(COUNCIL_PROFILE))], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "weights relevance 0.25, invitation 0.35, engagement 0.10" in output
+    assert "share_of_voice 0.10 (sum 1.00)" in output
+    assert "thresholds reply 0.50, appreciate 0.30" in output
+    assert "reply SLA 240 minutes" in output
+
+
+def test_profile_check_without_organisation_is_one_problem_with_an_example(tmp_path: Path) -> None:
+    bad = tmp_path / "flat.yaml"
+    bad.write_text("name: Acme\naccounts:\n  x: [AcmeHQ]\n")
+    result = runner.invoke(app, ["profile", "check", str(bad)])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert output.count(" - ") == 1, result.output
+    assert "the file must start with `organisation:`" in output
+    assert "e.g. organisation: {name: Acme Council" in output

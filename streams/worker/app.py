@@ -10,6 +10,10 @@ spaCy process pool, the Elasticsearch client) live in
 (:meth:`WorkerApp.services`, handed to ``faust.Worker``) and closed when it
 shuts down.
 
+The app's transport is :func:`streams.worker.transport.gap_safe_transport`,
+whose consumer seeks safely after recovery (a worker killed mid-run lost
+records without it).
+
 Tables use the in-memory store backed by their changelog topics: state
 survives restarts by replaying the changelog, which keeps the worker image
 free of RocksDB.
@@ -34,6 +38,7 @@ from streams.worker.lag import LagMonitor
 from streams.worker.resources import Resources, ResourcesService
 from streams.worker.tables import Tables
 from streams.worker.topics import Topics, declare_topics
+from streams.worker.transport import gap_safe_transport
 
 
 def _faust_app(settings: Settings) -> faust.App:
@@ -110,6 +115,8 @@ def create_worker(
     """The app for ``roles`` with its topics, tables and resources (see :func:`create_app`)."""
     wanted = worker_roles.resolve(roles)
     app = _faust_app(settings)
+    # Before anything asks for the transport (declaring topics does): the seek fix.
+    app.transport = gap_safe_transport(app)
     topics = declare_topics(app, settings)
     tables = Tables(app, settings)
     resources = resources or Resources(settings)

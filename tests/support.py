@@ -179,3 +179,20 @@ def find_doc(settings: Settings, post_id: str) -> dict[str, Any] | None:
         return hits[0]["_source"] if hits else None
     finally:
         es.close()
+
+
+def crashes(log_text: str) -> list[str]:
+    """The worker log's crash lines, less Faust's restart of a task cancelled by a rebalance.
+
+    On a rebalance Faust may cancel an agent's actor or its fetcher and then
+    restart it through the supervisor, logging ``Crashed reason=CancelledError()``
+    on the way; that is its design, loses nothing, and happens more often on
+    a loaded machine. Any other crash (a bad message raising out of an agent)
+    is a bug, as is a supervisor giving up ("Restarting dead").
+    """
+    return [
+        line
+        for line in log_text.splitlines()
+        if ("Crashed reason=" in line and "reason=CancelledError(" not in line)
+        or "Restarting dead" in line
+    ]

@@ -25,6 +25,7 @@ from kafka import KafkaProducer
 from support import (
     Servers,
     canonical_post,
+    crashes,
     indexed_ids,
     isolated,
     read_topic,
@@ -118,5 +119,5 @@ def test_every_poison_message_is_dead_lettered_and_every_good_post_is_indexed(
     assert set(counts) == {p["id"] for p in good}
     assert max(counts.values()) == 1
     text = log.read_text()
-    assert "Crashed" not in text and "Restarting dead" not in text
+    assert crashes(text) == []
     print(f"\n  dead-letter reasons: {dict(Counter(reasons.values()))}")

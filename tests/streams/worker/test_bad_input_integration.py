@@ -20,7 +20,15 @@ from generated_input import MAX_BYTES, bad_message, raw_envelope, rejected_reaso
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
-from support import Servers, canonical_post, isolated, read_topic, running_worker, wait_for
+from support import (
+    Servers,
+    canonical_post,
+    crashes,
+    isolated,
+    read_topic,
+    running_worker,
+    wait_for,
+)
 
 from streams.cli.setup import run_setup
 from streams.kafka_config import kafka_python_config
@@ -103,4 +111,4 @@ def test_every_rejected_message_becomes_one_dead_letter_and_the_worker_goes_on(
     assert len(coordinates) == len(dead), "each letter names its own message"
     assert len(passed()) == len(mixed) - len(bad)
     text = log.read_text()
-    assert "Crashed" not in text and "Restarting dead" not in text
+    assert crashes(text) == []

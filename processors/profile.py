@@ -18,10 +18,10 @@ health, children or self-harm without their words (see
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -37,6 +37,8 @@ from pydantic_core import ErrorDetails
 from processors.adapters import bluesky, mastodon, reddit, rss, x_v2
 from processors.adapters.common import PLATFORM_NAME
 from schemas.models import Author
+
+_T = TypeVar("_T")
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "relevance": 0.25,
@@ -247,6 +249,22 @@ class Organisation(BaseModel):
         if author.id in ids:
             return True
         return bool(author.handle) and normalize_handle(author.handle or "") in handles
+
+    @cached_property
+    def _derived(self) -> dict[str, Any]:
+        return {}
+
+    def derived(self, key: str, build: Callable[[Organisation], _T]) -> _T:
+        """``build(self)``, computed once per profile and kept under ``key``.
+
+        For what the processors derive from the profile on every post (the
+        names people call us by, the sensitive-topic patterns): the model is
+        frozen, so a derived value cannot go stale.
+        """
+        cache = self._derived
+        if key not in cache:
+            cache[key] = build(self)
+        return cache[key]
 
     def own_handles(self) -> frozenset[str]:
         """Every own handle, normalized, across platforms (full and local-part forms)."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from processors import lexicons as lx
 from processors.conversation import ConversationState, mentions_us, replies_to_us
+from processors.prefilter import PatternSet, Scan
 from processors.profile import Organisation
 from processors.text import split_hashtag
 from schemas.models import Addressed, CanonicalPost, PostKind, Reading, Sentiment, Signal
@@ -32,6 +33,7 @@ __all__ = [
     "HOSTILE_SIGNALS",
     "PERSONAL_SIGNALS",
     "Thresholds",
+    "prepare",
     "profile_topics",
     "read_post",
     "signal",
@@ -72,6 +74,25 @@ conversation is over for now."""
 _HEADLINE_MIN_WORDS = 5
 
 
+@lru_cache(maxsize=1)
+def _lexicons() -> PatternSet:
+    """Every fixed pattern the reading tries on a post's text, behind one prefilter.
+
+    Built on first use, not at import; profile phrases (names, topics) are not
+    in it and are searched directly.
+    """
+    fixed = [getattr(lx, name) for name in lx.__all__ if isinstance(getattr(lx, name), re.Pattern)]
+    return PatternSet([*fixed, *lx.BUILTIN_TOPICS.values(), _SIGN_OFF])
+
+
+def prepare() -> bool:
+    """Build the lexicon prefilter now (about 2 s), not on the first post; True if accelerated.
+
+    A worker calls it at start-up so the first batch is not the slow one.
+    """
+    return _lexicons().accelerated
+
+
 @dataclass
 class _Found:
     signals: dict[str, Signal] = field(default_factory=dict)
@@ -84,8 +105,8 @@ class _Found:
             have.score = round(max(have.score, score), 4)
             have.evidence.append(evidence)
 
-    def match(self, name: str, pattern: re.Pattern[str], text: str, score: float = 1.0) -> bool:
-        m = pattern.search(text)
+    def match(self, name: str, pattern: re.Pattern[str], scan: Scan, score: float = 1.0) -> bool:
+        m = scan.search(pattern)
         if m:
             self.add(name, score, f"'{m.group(0).strip()}'")
         return m is not None
@@ -101,7 +122,10 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": 
 
 def signal(reading: Reading, name: str) -> Signal | None:
     """The reading's signal called ``name``, if it was found."""
-    return next((s for s in reading.signals if s.name == name), None)
+    for found in reading.signals:  # a handful per post: a loop beats building a dict
+        if found.name == name:
+            return found
+    return None
 
 
 @lru_cache(maxsize=64)
@@ -122,6 +146,10 @@ def _possessive(names: str) -> re.Pattern[str]:
 
 def _our_names(org: Organisation) -> tuple[str, ...]:
     """What people call us without tagging: the name, own handles' and aliases' local parts."""
+    return org.derived("reading.our_names", _build_our_names)
+
+
+def _build_our_names(org: Organisation) -> tuple[str, ...]:
     handles = [h.split("@")[0] for hs in org.accounts.values() for h in hs] + list(org.aliases)
     names = [org.name, *(h.lstrip("@").split("@")[0] for h in handles)]
     names += [g.text for g in org.gazetteer]
@@ -139,7 +167,8 @@ def _addressed(
     """The strongest way the post addresses us; every way found is kept as evidence."""
     pattern = _phrases(_our_names(org))
     named = sorted({m.group(0) for m in pattern.finditer(haystack)}) if pattern else []
-    for name in [*named, *(g for g in gazetteer if g.lower() not in {n.lower() for n in named})]:
+    named_lower = {n.lower() for n in named}
+    for name in [*named, *(g for g in gazetteer if g.lower() not in named_lower)]:
         found.add("names_us", 0.7, f"names '{name}'")
     if named and pattern is not None:  # only a post that names us can say "my <us>"
         mine = _possessive(pattern.pattern).search(haystack)
@@ -175,14 +204,14 @@ def _passing(text: str, org: Organisation) -> bool:
 
 
 def _pile_on(
-    post: CanonicalPost, state: ConversationState | None, text: str, found: _Found
+    post: CanonicalPost, state: ConversationState | None, scan: Scan, found: _Found
 ) -> None:
     """Joining someone's abuse, or coming back with more of it: never an opening for us."""
     if state is None or not state.hostile_authors:
         return
     hostile = set(state.hostile_authors)
     negative = found.signals.get("sentiment_negative")
-    insult = lx.INSULT.search(text)
+    insult = scan.search(lx.INSULT)
     if post.author.id in hostile and (insult or negative):
         found.add("pile_on", 0.9, "comes back with more after abusing us in this thread")
         return
@@ -254,19 +283,23 @@ def profile_topics(org: Organisation) -> tuple[str, ...]:
     Grief, health, minors and self-harm are always read; naming them in the
     profile (or ``children``, ``bereavement``, ...) adds nothing.
     """
+    return org.derived("reading.profile_topics", _build_profile_topics)
+
+
+def _build_profile_topics(org: Organisation) -> tuple[str, ...]:
     names = (t.strip().lower() for t in org.sensitive_topics)
     return tuple(dict.fromkeys(n for n in names if n and n not in _BUILTIN_ALIASES))
 
 
-def _personal(text: str, org: Organisation, found: _Found) -> None:
-    found.match("self_harm", lx.SELF_HARM, text)
-    found.match("grief", lx.GRIEF, text)
-    found.match("health", lx.HEALTH, text)
-    found.match("minors", lx.MINORS, text)
+def _personal(scan: Scan, org: Organisation, found: _Found) -> None:
+    found.match("self_harm", lx.SELF_HARM, scan)
+    found.match("grief", lx.GRIEF, scan)
+    found.match("health", lx.HEALTH, scan)
+    found.match("minors", lx.MINORS, scan)
     for name in profile_topics(org):
         pattern = lx.BUILTIN_TOPICS.get(name) or _phrases((name,))
         if pattern is not None:
-            found.match(name, pattern, text)
+            found.match(name, pattern, scan)
 
 
 _BUILTIN_ALIASES = {
@@ -306,7 +339,7 @@ def _looks_like_headline(
 
 def _kind(
     post: CanonicalPost,
-    text: str,
+    scan: Scan,
     addressed: Addressed,
     state: ConversationState | None,
     sentiment: Sentiment | None,
@@ -316,6 +349,7 @@ def _kind(
     has = found.signals
     if "spam" in has or "promotion" in has:
         return "promotion"
+    text = scan.text
     headline = _looks_like_headline(post, text, addressed)
     if headline:
         found.add("news", *headline)
@@ -325,13 +359,13 @@ def _kind(
     # A closing answers something: our post, or a thread we are part of.
     answering = post.in_reply_to is not None or (state is not None and state.own_posts > 0)
     to_us = addressed in ("mention", "reply", "thread") and answering
-    resolved = lx.RESOLVED.search(text)
+    resolved = scan.search(lx.RESOLVED)
     # A goodbye acknowledges as surely as a thanks: "Brilliant, see you tomorrow" after
     # our answer is closing, not praise that waits for a reply.
     acknowledges = (
-        "thanks" in has or lx.ACK.search(text) is not None or _SIGN_OFF.search(text) is not None
+        "thanks" in has or scan.search(lx.ACK) is not None or scan.search(_SIGN_OFF) is not None
     )
-    gave_up = lx.GIVE_UP.search(text)
+    gave_up = scan.search(lx.GIVE_UP)
     settled = (gave_up and not ("problem" in has and "?" in text)) or (
         resolved and "?" not in text and "request" not in has
     )
@@ -340,7 +374,7 @@ def _kind(
         found.add("closing", 0.8, f"says it is settled ('{what}')")
         return "closing"
     if to_us and short and acknowledges and "problem" not in has and not asks:
-        bye = _SIGN_OFF.search(text)
+        bye = scan.search(_SIGN_OFF)
         what = f"a goodbye ('{bye.group(0)}')" if bye else "a short thank-you or acknowledgement"
         found.add("closing", 0.8, what)
         return "closing"
@@ -367,6 +401,7 @@ def read_post(
     """Read one post; ``state`` is its conversation *after* the post was applied."""
     found = _Found()
     text = _plain(post.text)
+    scan = _lexicons().scan(text)
     haystack = text + " " + " ".join(split_hashtag(t) for t in post.hashtags)
     gazetteer = sorted({str(e.get("text", "")) for e in entities if e.get("source") == "gazetteer"})
     addressed = _addressed(post, state, org, haystack, gazetteer, found)
@@ -374,50 +409,50 @@ def read_post(
 
     sentiment, emotion = _classified(scores, thresholds, found)
     if not scores:
-        found.match("offensive", lx.PROFANITY, text, 0.5)
-    found.match("threat", lx.THREAT, text)
-    if not found.match("abuse", lx.ABUSE, text):
-        insult = lx.INSULT.search(text)
-        aimed = lx.SECOND_PERSON.search(text) or addressed in ("mention", "reply", "thread")
+        found.match("offensive", lx.PROFANITY, scan, 0.5)
+    found.match("threat", lx.THREAT, scan)
+    if not found.match("abuse", lx.ABUSE, scan):
+        insult = scan.search(lx.INSULT)
+        aimed = scan.search(lx.SECOND_PERSON) or addressed in ("mention", "reply", "thread")
         if insult and aimed:
             found.add("abuse", 0.9, f"'{insult.group(0)}' aimed at someone")
-    found.match("spam", lx.SPAM, text)
+    found.match("spam", lx.SPAM, scan)
     if len(post.hashtags) >= 5 or len(post.links) >= 3:
         # Stuffing alone is how some people post; it only adds to a stronger sign.
         found.add("stuffing", 0.35, f"{len(post.hashtags)} hashtags, {len(post.links)} links")
-    found.match("promotion", lx.PROMOTION, text, 0.6)
-    found.match("press", lx.PRESS, text)
-    found.match("legal", lx.LEGAL, text)
-    found.match("safety", lx.SAFETY, text)
-    security = lx.ACCOUNT_SECURITY.search(text)
-    money = lx.MONEY.search(text)
+    found.match("promotion", lx.PROMOTION, scan, 0.6)
+    found.match("press", lx.PRESS, scan)
+    found.match("legal", lx.LEGAL, scan)
+    found.match("safety", lx.SAFETY, scan)
+    security = scan.search(lx.ACCOUNT_SECURITY)
+    money = scan.search(lx.MONEY)
     if security and money:
         found.add(
             "account_security",
             1.0,
             f"'{security.group(0)}' with money at stake ('{money.group(0)}')",
         )
-    _pile_on(post, state, text, found)
-    found.match("account_security", lx.DATA_BREACH, text)
-    found.match("account_security", lx.PHISHING, text)
+    _pile_on(post, state, scan, found)
+    found.match("account_security", lx.DATA_BREACH, scan)
+    found.match("account_security", lx.PHISHING, scan)
     officials = _officials_tagged(post, org)
     if officials:
         found.add("legal", 0.8, f"tags @{officials[0]}, on our officials list")
-    _personal(text, org, found)
-    if lx.QUESTION.search(text) is not None:
+    _personal(scan, org, found)
+    if scan.search(lx.QUESTION) is not None:
         found.add("question", 0.6, "asks a question")
-    found.match("request", lx.REQUEST, text)
-    found.match("problem", lx.PROBLEM, text)
-    found.match("own_use", lx.USE, text)
-    found.match("speaks_to_us", lx.SECOND_PERSON, text, 0.5)
+    found.match("request", lx.REQUEST, scan)
+    found.match("problem", lx.PROBLEM, scan)
+    found.match("own_use", lx.USE, scan)
+    found.match("speaks_to_us", lx.SECOND_PERSON, scan, 0.5)
     if addressed == "mention" and _passing(text, org):
         found.add("passing_mention", 0.6, "tags us in passing, mid-sentence")
-    found.match("praise", lx.PRAISE, text)
-    found.match("thanks", lx.THANKS, text)
-    found.match("warm", lx.WARM, text)
-    found.match("give_up", lx.GIVE_UP, text)
+    found.match("praise", lx.PRAISE, scan)
+    found.match("thanks", lx.THANKS, scan)
+    found.match("warm", lx.WARM, scan)
+    found.match("give_up", lx.GIVE_UP, scan)
 
-    kind = _kind(post, text, addressed, state, sentiment, found)
+    kind = _kind(post, scan, addressed, state, sentiment, found)
     if sentiment is None:
         sentiment = _fallback_sentiment(found)
         found.add(f"sentiment_{sentiment}", 0.5, "read from phrases (no classifier scores)")

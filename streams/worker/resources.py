@@ -194,6 +194,12 @@ class Resources:
         if "enrich" in roles:
             _ = self.ner  # loads and logs the profile; the pool starts with the first batch
             _ = self.classifiers
+            from processors.reading import prepare
+
+            log.info(
+                "lexicon prefilter: %s",
+                "hyperscan" if prepare() else "none (hyperscan not installed; same results)",
+            )
         if "alert" in roles:
             _ = self.rules  # a bad rules file stops the worker here, with every problem listed
 

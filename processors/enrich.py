@@ -119,9 +119,11 @@ def enrich_post(
     joinability, sensitivity = score_joinability(
         post, reading, stakeholders, new_state, org, post.author.is_org_account, seen
     )
+    # The post's fields as they are (already validated), not dumped and parsed again:
+    # nested models are taken as instances, so only the new fields are checked.
     enriched = EnrichedPost.model_validate(
         {
-            **post.model_dump(),
+            **dict(post),
             "entities": [Entity.model_validate(dict(e)) for e in entities],
             "stakeholders": stakeholders,
             "joinability": joinability,

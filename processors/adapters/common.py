@@ -99,7 +99,7 @@ def loads_json(text: str | bytes, where: str = "payload") -> Any:
         raise AdapterError(INVALID_JSON, f"{where}: {exc}") from exc
     if json_depth_exceeds(value):
         raise AdapterError(TOO_DEEP, f"{where}: JSON nests deeper than {MAX_DEPTH} levels")
-    if _may_hold_lone_surrogate(text):
+    if may_hold_lone_surrogate(text):
         _check_encodable(value, where)
     return value
 
@@ -110,7 +110,7 @@ _PAIRS, _HALVES = re.compile(_PAIR), re.compile(_HALF)
 _PAIRS_BYTES, _HALVES_BYTES = re.compile(_PAIR.encode()), re.compile(_HALF.encode())
 
 
-def _may_hold_lone_surrogate(text: str | bytes) -> bool:
+def may_hold_lone_surrogate(text: str | bytes) -> bool:
     """A cheap trigger for the exact check: an escaped surrogate without its partner.
 
     Most records hold no surrogate escape at all, and a substring search

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.models import EnrichedPost, PostDeleted
+from streams.steps.enriched_fast import fast_enriched
 
 
 class DocumentError(ValueError):
@@ -39,19 +40,21 @@ def post_document(post: EnrichedPost, now: datetime | None = None) -> dict[str, 
 
 def bulk_action(value: bytes, alias: str, now: datetime | None = None) -> dict[str, Any]:
     """One enriched-topic value -> one bulk action (index or delete)."""
-    try:
-        data = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DocumentError("invalid_json", str(exc)) from exc
-    if not isinstance(data, dict):
-        raise DocumentError("wrong_type", f"expected a JSON object, got {type(data).__name__}")
-    try:
-        if data.get("kind") == "delete":
-            gone = PostDeleted.model_validate(data)
-            return {"_op_type": "delete", "_index": alias, "_id": gone.id}
-        post = EnrichedPost.model_validate(data)
-    except ValidationError as exc:
-        raise DocumentError("schema", str(exc)) from exc
+    post = fast_enriched(value)
+    if post is None:
+        try:
+            data = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DocumentError("invalid_json", str(exc)) from exc
+        if not isinstance(data, dict):
+            raise DocumentError("wrong_type", f"expected a JSON object, got {type(data).__name__}")
+        try:
+            if data.get("kind") == "delete":
+                gone = PostDeleted.model_validate(data)
+                return {"_op_type": "delete", "_index": alias, "_id": gone.id}
+            post = EnrichedPost.model_validate(data)
+        except ValidationError as exc:
+            raise DocumentError("schema", str(exc)) from exc
     return {
         "_op_type": "index",
         "_index": alias,

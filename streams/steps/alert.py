@@ -37,6 +37,7 @@ from processors.rules import evaluate, post_view
 from processors.rules_file import Rule
 from schemas.models import Alert, Condition, EnrichedPost, PostDeleted
 from streams.steps.collapse import Collapsed
+from streams.steps.enriched_fast import fast_enriched
 from streams.steps.outputs import Rejected, Send
 from streams.topic_names import ALERTS
 
@@ -98,6 +99,9 @@ class Decoded(NamedTuple):
 
 def decode(value: bytes | None) -> Decoded:
     """Decode a posts.enriched value; tombstones are recognised, bad values rejected."""
+    fast = fast_enriched(value)
+    if fast is not None:
+        return Decoded(fast)
     try:
         data = loads_json(value or b"", "posts.enriched value")
     except AdapterError as exc:  # anything a producer other than enrich could put there

@@ -50,10 +50,8 @@ def test_on_the_sample_corpus_no_lexicon_match_is_missed_and_most_are_skipped() 
     assert skipped / (len(texts) * len(lexicons.patterns)) > 0.7
 
 
-_ODD = st.sampled_from(
-    sorted(UNSAFE_CHARS)
-    + ["\u00e9", "\u00c9", "\u00df", "\u2019", "\u00a0", "\u2028", "\U0001f600", "_", "'", "-"]
-)
+_ODD_CHARS = "\u00e9\u00c9\u00df\u2019\u00a0\u2028\U0001f600_'-"
+_ODD = st.sampled_from([*sorted(UNSAFE_CHARS), *_ODD_CHARS])
 
 
 @st.composite

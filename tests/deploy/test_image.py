@@ -85,7 +85,11 @@ def lock_entries(path: Path) -> dict[str, tuple[str, list[str]]]:
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)", line)
+        # An environment marker (hyperscan: x86-64 Linux and macOS only) may sit
+        # between the pin and its hashes.
+        match = re.fullmatch(
+            r"([A-Za-z0-9_.-]+)==([^\s;]+)(?:\s*;[^-]+?)?((?:\s+--hash=sha256:[0-9a-f]{64})+)", line
+        )
         assert match, f"{path.name}: not a pinned, hashed requirement: {line!r}"
         hashes = re.findall(r"sha256:([0-9a-f]{64})", match[3])
         entries[normalize(match[1])] = (match[2], hashes)

@@ -362,10 +362,14 @@ def test_kql_rejects(query: str) -> None:
         parse_kql(query)
 
 
-_FIELD = st.from_regex(re.compile(r"[a-z][a-z_]{0,8}(\.[a-z][a-z_]{0,8}){0,2}"), fullmatch=True)
+_KEYWORDS = {"and", "or", "not"}
+# A bare keyword is not a field name in KQL (Kibana refuses `or:0` too).
+_FIELD = st.from_regex(
+    re.compile(r"[a-z][a-z_]{0,8}(\.[a-z][a-z_]{0,8}){0,2}"), fullmatch=True
+).filter(lambda f: f not in _KEYWORDS)
 _VALUE = st.one_of(
     st.from_regex(re.compile(r"[A-Za-z0-9_*@#-]{1,10}"), fullmatch=True).filter(
-        lambda v: v.lower() not in {"and", "or", "not"}
+        lambda v: v.lower() not in _KEYWORDS
     ),
     st.text(st.characters(exclude_characters='"\\', codec="utf-8"), max_size=12).map(
         lambda s: f'"{s}"'

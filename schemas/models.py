@@ -18,6 +18,7 @@ subscriber that validates against an older minor version.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -468,6 +469,12 @@ PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+_LEADING_KIND = re.compile(rb'\{\s*"kind"\s*:\s*"([A-Za-z_]{1,40})"\s*[,}]')
+"""A value whose first key is ``kind`` (pydantic writes fields in order; every model of
+ours that has a kind declares it first): the header is read off the first bytes instead
+of parsing a 2 KB post once more on every publish."""
+
+
 def message_headers(value: bytes | None, shape: str) -> list[tuple[str, bytes]]:
     """The headers of every message townsquare publishes (kafka-python's and Faust's form).
 
@@ -480,7 +487,10 @@ def message_headers(value: bytes | None, shape: str) -> list[tuple[str, bytes]]:
     that return plain :class:`Send` records) unchanged.
     """
     kind = "tombstone" if value is None else shape
-    if value is not None and value[:1] == b"{":
+    leading = _LEADING_KIND.match(value) if value is not None else None
+    if leading is not None:  # how every value townsquare writes begins: no parse needed
+        kind = leading.group(1).decode("utf-8")
+    elif value is not None and value[:1] == b"{":
         try:
             decoded = json.loads(value)
         except ValueError:

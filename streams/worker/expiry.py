@@ -40,6 +40,7 @@ from typing import Any
 import faust
 from aiokafka.partitioner import murmur2
 
+from schemas.models import message_headers
 from streams.steps.expiry import expire_stored
 from streams.worker.tables import source_partition
 
@@ -118,7 +119,9 @@ def register_expiry(
 
     async def publish(key: str, value: bytes | None) -> None:
         if views is not None:
-            await views.send(key=key, value=value)
+            await views.send(
+                key=key, value=value, headers=message_headers(value, "conversation_view")
+            )
 
     @app.timer(EVERY)
     async def expire_conversations() -> None:

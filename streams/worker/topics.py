@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import faust
 
@@ -61,8 +62,16 @@ class Topics:
         subscriber can route on them without parsing the value.
         """
         for out in outputs:
-            headers = message_headers(out.value, _SHAPES.get(out.topic_name, out.topic_name))
-            await self.named(out.topic_name).send(key=out.key, value=out.value, headers=headers)
+            await self.publish(out.topic_name, out.key, out.value)
+
+    async def publish(self, name: str, key: str | bytes | None, value: bytes | None) -> Any:
+        """Send one record to the topic called ``name``, headers included; its delivery future.
+
+        For the timers (reply deadlines, silence, spikes, the expiry sweep) and the
+        tombstones that do not come from a step's :class:`Send` list.
+        """
+        headers = message_headers(value, _SHAPES.get(name, name))
+        return await self.named(name).send(key=key, value=value, headers=headers)
 
 
 _SHAPES = {
@@ -73,6 +82,7 @@ _SHAPES = {
     names.DLQ: "dead_letter",
     names.BY_ID: "locator",
     names.CONVERSATIONS: "conversation_view",
+    names.SPIKE_KEYS: "spike_mention",
 }
 """Logical topic name -> the value's shape, for the kind header of values without ``kind``."""
 

@@ -158,3 +158,55 @@ def test_forget_records_carry_the_headers(monkeypatch: pytest.MonkeyPatch) -> No
         KIND_HEADER: b"delete",
     }
     assert _headers(erasure)[KIND_HEADER] == b"erasure"
+
+
+def _parsed_kind(value: bytes, shape: str) -> bytes:
+    """The kind header as a full parse of the value gives it (what the fast read must match)."""
+    import json
+
+    decoded = json.loads(value)
+    kind = decoded.get("kind") if isinstance(decoded, dict) else None
+    return (kind if isinstance(kind, str) else shape).encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"kind":"post","id":"x:1"}',
+        b'{ "kind" : "delete" , "id": "x:1"}',
+        b'{"kind":"spike"}',
+        b'{"id": "x:1", "kind": "edit"}',
+        b'{"kind": 3}',
+        b'{"kind":"post"',
+        b'{"conversation_id": "x:1"}',
+    ],
+)
+def test_the_kind_read_off_the_first_bytes_is_the_parsed_kind(value: bytes) -> None:
+    try:
+        expected = _parsed_kind(value, "shape")
+    except ValueError:
+        expected = b"shape"  # not JSON: the shape names it
+    assert dict(message_headers(value, "shape"))[KIND_HEADER] == expected
+
+
+def test_every_published_models_kind_comes_first_so_the_fast_read_applies() -> None:
+    deleted = PostDeleted(id="x:1", platform="x", conversation_id="x:1", deleted_at=_T)
+    for value in (_enriched_value(), deleted.model_dump_json().encode()):
+        assert value.startswith(b'{"kind":"')
+        assert dict(message_headers(value, "x"))[KIND_HEADER] == _parsed_kind(value, "x")
+
+
+def test_a_single_publish_carries_the_headers_and_returns_the_delivery_future() -> None:
+    recorders = {name: _AsyncRecorder() for name in ("raw", "normalized", "enriched", "alerts")}
+    recorders.update({name: _AsyncRecorder() for name in ("dlq", "by_id", "conversations")})
+    topics = Topics(**cast(dict[str, faust.TopicT], recorders))
+    alert = b'{"id": "a1", "rule": "overdue"}'
+    future = asyncio.run(topics.publish(names.ALERTS, "thread:1", alert))
+    asyncio.run(topics.publish(names.CONVERSATIONS, "x:1", None))
+    assert future is not None
+    (sent,) = recorders["alerts"].sent
+    assert sent["value"] == alert
+    assert _headers(sent) == {SCHEMA_VERSION_HEADER: SCHEMA_VERSION.encode(), KIND_HEADER: b"alert"}
+    (tombstone,) = recorders["conversations"].sent
+    assert tombstone["value"] is None
+    assert _headers(tombstone)[KIND_HEADER] == b"tombstone"

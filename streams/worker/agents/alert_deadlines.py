@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from processors.rules_file import DeadlineConfig
 from schemas.models import ConversationView
+from streams import topic_names as names
 from streams.metrics import ALERTS, MESSAGES, REPLIES_OVERDUE
 from streams.steps.deadlines import check, to_send, track
 from streams.worker.dead_letters import message_key, publish_dead_letter
@@ -139,7 +140,7 @@ class DeadlineWatch:
                 overdue[_level(checked.stored if checked.stored is not None else stored)] += 1
                 if checked.alert is not None and checked.stored is not None:
                     out = to_send(checked.alert)
-                    fut = await self.topics.alerts.send(key=out.key, value=out.value)
+                    fut = await self.topics.publish(names.ALERTS, out.key, out.value)
                     await fut  # acknowledged before the level is stored
                     with source_partition(key_partition(key, partitions)):
                         self.table[key] = checked.stored

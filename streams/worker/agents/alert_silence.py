@@ -36,6 +36,7 @@ import faust
 from faust.types import AgentT
 from pydantic import ValidationError
 
+from streams import topic_names as names
 from streams.metrics import ALERTS, MESSAGES
 from streams.steps.silence import Arrivals, arrival, arrive, check, summarise
 from streams.worker.agents import batch_agent
@@ -147,8 +148,8 @@ class SilenceWatch:
             checked = check(stored, now, config)
             if checked.alert is None or checked.stored is None:
                 continue
-            fut = await self.topics.alerts.send(
-                key=f"source:{key}", value=checked.alert.model_dump_json().encode("utf-8")
+            fut = await self.topics.publish(
+                names.ALERTS, f"source:{key}", checked.alert.model_dump_json().encode("utf-8")
             )
             await fut  # acknowledged before the state says it was sent
             with source_partition(key_partition(key, partitions)):

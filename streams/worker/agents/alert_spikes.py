@@ -36,6 +36,7 @@ import faust
 from faust.types import AgentT
 from pydantic import ValidationError
 
+from schemas.models import message_headers
 from streams import topic_names as names
 from streams.metrics import ALERTS, MESSAGES
 from streams.steps.alert import decode
@@ -103,10 +104,12 @@ class SpikeKeys:
         try:
             found = mentions(decoded.post, self.resources.rules.spikes, self.resources.org.topics)
             for mention in found:
+                value = mention.model_dump_json().encode("utf-8")
                 await self.out.send(
                     key=mention.key,
-                    value=mention.model_dump_json().encode("utf-8"),
+                    value=value,
                     timestamp=mention.at.timestamp(),  # event time: the windows follow it
+                    headers=message_headers(value, "spike_mention"),
                 )
         except Exception as exc:  # policy: one bad post never stops the stage
             await publish_dead_letter(
@@ -203,8 +206,8 @@ class SpikeCounter:
             if observed.state is not None:
                 self.state[mention.key] = observed.state
             for alert in observed.alerts:
-                await self.topics.alerts.send(
-                    key=mention.key, value=alert.model_dump_json().encode("utf-8")
+                await self.topics.publish(
+                    names.ALERTS, mention.key, alert.model_dump_json().encode("utf-8")
                 )
                 ALERTS.labels(rule=alert.rule, severity=alert.severity).inc()
                 log.info(

@@ -123,7 +123,7 @@ class EnrichBatches:
                         self.conversations[key] = result.state
                 await self.topics.send(result.outputs)
                 for gone in result.tombstones:
-                    await self.topics.named(gone.topic_name).send(key=gone.key, value=None)
+                    await self.topics.publish(gone.topic_name, gone.key, None)
             except Exception as exc:  # policy: one bad post never stops the batch
                 await self._dead_letter(event, "unexpected_error", f"{type(exc).__name__}: {exc}")
                 continue

@@ -213,6 +213,12 @@ def test_values_match_the_schema() -> None:
         {"roles": {"enrich": {"autoscaling": {"metricType": "Object"}}}},
         {"roles": {"ingest": {"enabled": True}}},
         {"metrics": {"port": 0}},
+        {"topics": {"partitions": 0}},
+        {"topics": {"partitions": 2.5}},
+        {"roles": {"enrich": {"replicas": 0}}},
+        {"roles": {"notify": {"replicas": 0}}},
+        {"roles": {"enrich": {"autoscaling": {"minReplicas": 0}}}},
+        {"roles": {"enrich": {"autoscaling": {"maxReplicas": 0}}}},
         {"ingest": {"sources": [{"name": "Bad_Name", "source": "rss"}]}},
         {"logLevel": "TRACE"},
         {"unknownTopLevel": 1},
@@ -377,6 +383,103 @@ def test_hpa_scales_each_role_on_its_input_topic_lag() -> None:
     # A role under an HPA leaves replicas to it.
     deployment = by_kind(docs, "Deployment")[f"{RELEASE}-townsquare-enrich"]
     assert "replicas" not in deployment["spec"]
+
+
+def _partition_error(key: str, value: int, partitions: int = 4) -> str:
+    """The start of the render failure for ``key`` exceeding topics.partitions."""
+    head = re.escape(f"{key} ({value}) exceeds the partitions of its input topic ")
+    return head + r"townsquare\.\S+" + re.escape(f" ({partitions}, topics.partitions)")
+
+
+@needs_helm
+def test_replicas_up_to_the_partition_count_render() -> None:
+    """Every replica can own a partition: as many replicas as partitions is fine."""
+    docs = render(
+        {
+            "topics": {"partitions": 6},
+            "roles": {
+                "enrich": {"replicas": 6},
+                "index": {"autoscaling": {"enabled": True, "minReplicas": 6, "maxReplicas": 6}},
+            },
+        }
+    )
+    assert by_kind(docs, "Deployment")[f"{RELEASE}-townsquare-enrich"]["spec"]["replicas"] == 6
+    hpa = by_kind(docs, "HorizontalPodAutoscaler")[f"{RELEASE}-townsquare-index"]["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (6, 6)
+
+
+@needs_helm
+@pytest.mark.parametrize("role", ROLES)
+def test_more_replicas_than_partitions_fail_the_render(role: str) -> None:
+    with pytest.raises(Exception, match=_partition_error(f"roles.{role}.replicas", 5)) as err:
+        render({"roles": {role: {"replicas": 5}}})
+    topic = Settings(topic_prefix="townsquare.", topic_version="v1").topic(ROLE_INPUT[role])
+    assert f"input topic {topic} (4, topics.partitions)" in str(err.value)
+    assert "Raise topics.partitions" in str(err.value)
+    assert f"lower roles.{role}.replicas." in str(err.value)
+
+
+@needs_helm
+def test_notify_replicas_are_checked_against_the_alerts_topic_when_deployed() -> None:
+    alerting = {
+        "alerts": {
+            "webhooks": json.dumps({"desk": {"url": "https://hooks.example/t"}}),
+            "webhookSecret": {"name": "townsquare-webhook-key"},
+        },
+    }
+    error = _partition_error("roles.notify.replicas", 5)
+    with pytest.raises(Exception, match=error) as err:
+        render({**alerting, "roles": {"notify": {"replicas": 5}}})
+    assert "townsquare.alerts.v1" in str(err.value)
+    # Without webhooks notify is not deployed, so its count does not matter.
+    render({"roles": {"notify": {"replicas": 5}}})
+
+
+@needs_helm
+def test_an_hpa_max_beyond_the_partitions_fails_the_render() -> None:
+    overrides = {"roles": {"enrich": {"autoscaling": {"enabled": True, "maxReplicas": 8}}}}
+    error = _partition_error("roles.enrich.autoscaling.maxReplicas", 8, partitions=6)
+    with pytest.raises(Exception, match=error) as err:
+        render({"topics": {"partitions": 6}, **overrides})
+    assert "lower roles.enrich.autoscaling.maxReplicas." in str(err.value)
+    # More partitions make room for it.
+    render({"topics": {"partitions": 8}, **overrides})
+
+
+@needs_helm
+def test_an_hpa_min_above_its_max_fails_the_render() -> None:
+    autoscaling = {"enabled": True, "minReplicas": 4, "maxReplicas": 3}
+    with pytest.raises(
+        Exception,
+        match=re.escape(
+            "roles.locate.autoscaling.minReplicas (4) exceeds "
+            "roles.locate.autoscaling.maxReplicas (3)"
+        ),
+    ):
+        render({"roles": {"locate": {"autoscaling": autoscaling}}})
+
+
+@needs_helm
+def test_an_autoscaled_role_leaves_replicas_unchecked() -> None:
+    """Under an HPA the Deployment has no replicas: only the HPA bounds count."""
+    docs = render({"roles": {"enrich": {"replicas": 9, "autoscaling": {"enabled": True}}}})
+    assert "replicas" not in by_kind(docs, "Deployment")[f"{RELEASE}-townsquare-enrich"]["spec"]
+
+
+@needs_helm
+def test_a_disabled_role_is_not_checked() -> None:
+    docs = render(
+        {
+            "roles": {
+                "enrich": {
+                    "enabled": False,
+                    "replicas": 50,
+                    "autoscaling": {"enabled": True, "minReplicas": 9, "maxReplicas": 50},
+                }
+            }
+        }
+    )
+    assert f"{RELEASE}-townsquare-enrich" not in by_kind(docs, "Deployment")
 
 
 @needs_helm

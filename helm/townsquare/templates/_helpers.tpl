@@ -498,3 +498,39 @@ default is 127.0.0.1), behind the <fullname>-webhook Service.
 {{- end }}
 {{- toYaml $sources }}
 {{- end }}
+
+{{/*
+Refuses replica counts a consumer group cannot use. Each deployed worker role consumes its
+input topic (townsquare.roleInputTopic) as one consumer group, and Kafka gives a partition
+to one member only: a replica beyond the topic's partition count (topics.partitions, the
+same for every topic setup creates) gets no partition and sits idle. Checked: replicas (when
+the role is not autoscaled; an HPA owns the count otherwise), autoscaling.maxReplicas, and
+autoscaling.minReplicas against maxReplicas. values.schema.json bounds each of these numbers
+on its own (integers >= 1), but JSON Schema cannot compare two fields of the values, hence
+this template-time check. Disabled (not deployed) roles are skipped. Renders nothing.
+*/}}
+{{- define "townsquare.validateReplicas" -}}
+{{- $partitions := int .Values.topics.partitions }}
+{{- range $role := list "normalize" "locate" "enrich" "index" "alert" "notify" }}
+{{- if include "townsquare.roleDeployed" (dict "root" $ "role" $role) }}
+{{- $cfg := get $.Values.roles $role }}
+{{- $topic := include "townsquare.roleInputTopic" (dict "root" $ "role" $role) }}
+{{- $where := printf "the partitions of its input topic %s (%d, topics.partitions): extra replicas would get no partition. Raise topics.partitions (before setup creates the topics: it does not add partitions to existing ones) or lower" $topic $partitions }}
+{{- if $cfg.autoscaling.enabled }}
+{{- $min := int $cfg.autoscaling.minReplicas }}
+{{- $max := int $cfg.autoscaling.maxReplicas }}
+{{- if gt $min $max }}
+{{- fail (printf "roles.%s.autoscaling.minReplicas (%d) exceeds roles.%s.autoscaling.maxReplicas (%d): the HPA cannot scale between them. Lower minReplicas or raise maxReplicas." $role $min $role $max) }}
+{{- end }}
+{{- if gt $max $partitions }}
+{{- fail (printf "roles.%s.autoscaling.maxReplicas (%d) exceeds %s roles.%s.autoscaling.maxReplicas." $role $max $where $role) }}
+{{- end }}
+{{- else }}
+{{- $replicas := int $cfg.replicas }}
+{{- if gt $replicas $partitions }}
+{{- fail (printf "roles.%s.replicas (%d) exceeds %s roles.%s.replicas." $role $replicas $where $role) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

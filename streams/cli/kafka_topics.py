@@ -1,4 +1,4 @@
-"""Create the pipeline's topics idempotently, and keep their retention in step with the settings.
+"""Create the pipeline's topics idempotently, keep retention in step, report other drift.
 
 Topics that hold people's posts (:data:`~streams.topic_names.HOLD_POSTS`) get
 ``retention.ms`` from ``TOWNSQUARE_TOPIC_RETENTION_DAYS`` (else
@@ -31,7 +31,9 @@ class TopicReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
-    """``<topic> retention.ms <new> (was <old>)``, one per topic whose retention changed."""
+    """``<topic> <config> <new> (was <old>)``, one per config changed to match the settings."""
+    drift: list[str] = field(default_factory=list)
+    """What differs from the settings and was left as it is, each with what to do."""
 
 
 class TopicConfigError(RuntimeError):
@@ -51,12 +53,16 @@ def topic_configs(name: str, settings: Settings) -> dict[str, str]:
     return {}
 
 
-def create_topics(settings: Settings) -> TopicReport:
-    """Create missing topics and align the retention of existing ones; safe to run again."""
+def create_topics(settings: Settings, *, apply: bool = False) -> TopicReport:
+    """Create missing topics, align retention, report (or with ``apply`` fix) other drift.
+
+    Safe to run again: a second run creates nothing and changes nothing.
+    """
     report = TopicReport()
     admin = KafkaAdminClient(client_id="townsquare-setup", **kafka_python_config(settings))
     try:
         existing = set(admin.list_topics())
+        kept: dict[str, str] = {}  # full name -> logical name, for topics that were there
         for name in TOPIC_NAMES:
             full = settings.topic(name)
             if full not in existing:
@@ -76,44 +82,108 @@ def create_topics(settings: Settings) -> TopicReport:
                 except TopicAlreadyExistsError:
                     pass  # created meanwhile by another setup: align it like any existing one
             report.existing.append(full)
+            kept[full] = name
             if name in HOLD_POSTS:
                 change = _align_retention(admin, full, topic_configs(name, settings))
                 if change is not None:
                     report.updated.append(change)
+        if kept:
+            _check_policies(admin, kept, settings, report, apply)
+            _check_partitions(admin, kept, settings, report)
     finally:
         admin.close()
     return report
 
 
-def _current_retention(admin: KafkaAdminClient, topic: str) -> str | None:
-    """The topic's effective ``retention.ms`` (a broker default counts), or None if not told."""
+def _check_policies(
+    admin: KafkaAdminClient,
+    kept: dict[str, str],
+    settings: Settings,
+    report: TopicReport,
+    apply: bool,
+) -> None:
+    """Compare each managed ``cleanup.policy``; set it back with ``apply``, else report it."""
+    managed = {full: topic_configs(name, settings) for full, name in kept.items()}
+    wanted = {full: configs for full, configs in managed.items() if CLEANUP_POLICY in configs}
+    if not wanted:
+        return
+    current = _describe(admin, list(wanted), CLEANUP_POLICY)
+    for full, configs in wanted.items():
+        have = current.get(full) or "delete"  # Kafka's default when the topic sets none
+        want = configs[CLEANUP_POLICY]
+        if have == want:
+            continue
+        if not apply:
+            report.drift.append(
+                f"{full} {CLEANUP_POLICY} is {have}, townsquare needs {want}: "
+                "run `townsquare setup --apply` to set it"
+            )
+            continue
+        _alter(admin, full, configs, f"{CLEANUP_POLICY}={want}")
+        report.updated.append(f"{full} {CLEANUP_POLICY} {want} (was {have})")
+
+
+def _check_partitions(
+    admin: KafkaAdminClient, kept: dict[str, str], settings: Settings, report: TopicReport
+) -> None:
+    """Report topics whose partition count is not the configured one (never changed here)."""
+    wanted = settings.topic_partitions
+    for described in admin.describe_topics(list(kept)):
+        count = len(described.get("partitions") or [])
+        full = described.get("name") or described.get("topic")  # the field was renamed
+        if not full or count == wanted:
+            continue
+        if count < wanted:
+            report.drift.append(
+                f"{full} has {count} partitions, TOWNSQUARE_TOPIC_PARTITIONS says {wanted}: "
+                "partitions are not added in place (keys, and the conversation state with "
+                "them, would move); move to a new topic version (docs/operations.md)"
+            )
+        else:
+            report.drift.append(
+                f"{full} has {count} partitions, more than the {wanted} configured: workers "
+                f"use all {count}; set TOWNSQUARE_TOPIC_PARTITIONS={count} to match"
+            )
+
+
+def _describe(admin: KafkaAdminClient, topics: list[str], key: str) -> dict[str, str | None]:
+    """One config's effective value for each topic (a broker default counts), in one request."""
     described: dict[str, Any] = admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, topic, configs={RETENTION_MS: None})],
+        [ConfigResource(ConfigResourceType.TOPIC, t, configs={key: None}) for t in topics],
         config_filter="all",
     )
-    entry = described.get("topic", {}).get(topic, {}).get(RETENTION_MS)
-    value = entry.get("value") if isinstance(entry, dict) else None
-    return str(value) if value is not None else None
+    out: dict[str, str | None] = {}
+    for topic in topics:
+        entry = described.get("topic", {}).get(topic, {}).get(key)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        out[topic] = str(value) if value is not None else None
+    return out
 
 
 def _align_retention(admin: KafkaAdminClient, topic: str, wanted: dict[str, str]) -> str | None:
     """Set ``wanted`` on ``topic`` when its retention differs; the report line, or None."""
-    old = _current_retention(admin, topic)
+    old = _describe(admin, [topic], RETENTION_MS).get(topic)
     new = wanted[RETENTION_MS]
     if old == new:
         return None
-    # Every config townsquare manages for the topic goes in one request, never
-    # retention.ms alone: the non-incremental AlterConfigs request replaces the
-    # topic's whole dynamic config, resetting every key it does not name (a
-    # compacted topic would silently go back to delete). kafka-python uses
-    # IncrementalAlterConfigs where the brokers support it (2.3+, and the local
-    # stand-in) and falls back to AlterConfigs otherwise, filling in the other
-    # modified keys it reads first; sending the full managed set keeps both
-    # paths correct.
+    _alter(admin, topic, wanted, f"{RETENTION_MS}={new}")
+    return f"{topic} {RETENTION_MS} {new} (was {old or 'unset'})"
+
+
+def _alter(admin: KafkaAdminClient, topic: str, wanted: dict[str, str], what: str) -> None:
+    """Set every config townsquare manages for ``topic`` in one request.
+
+    Never one key alone: the non-incremental AlterConfigs request replaces the
+    topic's whole dynamic config, resetting every key it does not name (a
+    compacted topic would silently go back to delete). kafka-python uses
+    IncrementalAlterConfigs where the brokers support it (2.3+, and the local
+    stand-in) and falls back to AlterConfigs otherwise, filling in the other
+    modified keys it reads first; sending the full managed set keeps both
+    paths correct.
+    """
     result: dict[str, Any] = admin.alter_configs(
         [ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict(wanted))]
     )
     outcome = result.get("topic", {}).get(topic)
     if outcome != "OK":
-        raise TopicConfigError(f"could not set {RETENTION_MS}={new} on topic {topic}: {outcome}")
-    return f"{topic} {RETENTION_MS} {new} (was {old or 'unset'})"
+        raise TopicConfigError(f"could not set {what} on topic {topic}: {outcome}")

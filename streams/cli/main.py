@@ -191,12 +191,29 @@ def services_status(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 
 
 @app.command()
-def setup() -> None:
-    """Create topics, index templates, the ILM policy and write aliases (idempotent)."""
+def setup(
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Also set back topic configs that drifted (cleanup.policy). Partition "
+            "counts are only reported: they are not changed in place.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 while any drift is left (for CI and deploy hooks)."),
+    ] = False,
+) -> None:
+    """Create topics, index templates, the ILM policy and write aliases (idempotent).
+
+    Existing topics are compared with the settings: retention is aligned at
+    once; other differences are listed as drift, with what to do.
+    """
     from streams.cli.setup import run_setup
 
     try:
-        report = run_setup(get_settings())
+        report = run_setup(get_settings(), apply=apply)
     except Exception as exc:  # fail() names an unreachable server itself
         fail(
             f"setup failed: {exc}. Are Kafka and Elasticsearch reachable? "
@@ -204,6 +221,8 @@ def setup() -> None:
         )
     for line in setup_lines(report):
         console.print(line)
+    if check and report.drift:
+        raise typer.Exit(1)
 
 
 def setup_lines(report: Report) -> list[Text]:
@@ -213,6 +232,7 @@ def setup_lines(report: Report) -> list[Text]:
         *(Text.assemble(("exists", "dim"), "   ", plain(line)) for line in report.existing),
         *(Text.assemble(("updated", "cyan"), "  ", plain(line)) for line in report.updated),
         *(Text.assemble(("skipped", "yellow"), "  ", plain(line)) for line in report.unsupported),
+        *(Text.assemble(("drift", "bold yellow"), "    ", plain(line)) for line in report.drift),
     ]
 
 

@@ -211,3 +211,54 @@ def test_setup_adds_a_newer_templates_fields_to_existing_indices(
         assert not [u for u in again.updated if u.startswith("mapping of")], "nothing left to add"
     finally:
         es.close()
+
+
+def test_drift_is_reported_and_apply_sets_configs_back_but_never_partitions(
+    servers: Servers, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kafka.admin import NewTopic
+
+    iso = isolated(servers, tmp_path, TOWNSQUARE_TOPIC_PARTITIONS="3")
+    cursors, raw = iso.settings.topic(CURSORS), iso.settings.topic(RAW)
+    admin = KafkaAdminClient(**kafka_python_config(iso.settings))
+    try:  # made by hand, wrongly: a compacted topic with delete, and too few partitions
+        admin.create_topics(
+            [
+                NewTopic(cursors, 3, 1, topic_configs={"cleanup.policy": "delete"}),
+                NewTopic(raw, 1, 1),
+            ]
+        )
+    finally:
+        admin.close()
+
+    first = run_setup(iso.settings)
+    assert any(cursors in d and "cleanup.policy is delete" in d for d in first.drift)
+    assert any(raw in d and "has 1 partitions" in d for d in first.drift), first.drift
+    assert len(first.drift) == 2
+
+    applied = run_setup(iso.settings, apply=True)
+    assert f"topic {cursors} cleanup.policy compact (was delete)" in applied.updated
+    assert [d for d in applied.drift if raw in d], "partitions are reported, never changed"
+
+    again = run_setup(iso.settings)
+    assert len(again.drift) == 1 and raw in again.drift[0]
+    admin = KafkaAdminClient(**kafka_python_config(iso.settings))
+    try:
+        (described,) = admin.describe_topics([raw])
+        assert len(described["partitions"]) == 1
+    finally:
+        admin.close()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli.main", "setup", "--check"],
+        env={**os.environ, **iso.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "drift" in result.stdout and raw in result.stdout

@@ -71,7 +71,10 @@ def _mask_path(url: str) -> str:
 class Settings(BaseSettings):
     """Runtime configuration of every townsquare process."""
 
-    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others' values (secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="TOWNSQUARE_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     # --- Kafka -----------------------------------------------------------------
     kafka_bootstrap: str | None = Field(
@@ -85,10 +88,12 @@ class Settings(BaseSettings):
         description="TOWNSQUARE_KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or "
         "SASL_SSL.",
     )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+    kafka_sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None
+    ) = Field(
         default=None,
-        description="TOWNSQUARE_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "
-        "(SASL only).",
+        description="TOWNSQUARE_KAFKA_SASL_MECHANISM: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
+        "OAUTHBEARER (SASL only; OAUTHBEARER takes its token from TOWNSQUARE_KAFKA_OAUTH_*).",
     )
     kafka_sasl_username: str | None = Field(
         default=None, description="TOWNSQUARE_KAFKA_SASL_USERNAME: SASL user."
@@ -101,6 +106,42 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(
         default=None,
         description="TOWNSQUARE_KAFKA_SSL_CAFILE: CA bundle for the brokers' TLS certificates.",
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SSL_CERTFILE: PEM client certificate (chain) presented to "
+        "brokers that require mutual TLS; needs TOWNSQUARE_KAFKA_SSL_KEYFILE and protocol SSL "
+        "or SASL_SSL.",
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SSL_KEYFILE: PEM private key of "
+        "TOWNSQUARE_KAFKA_SSL_CERTFILE.",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD: passphrase of an encrypted "
+        "TOWNSQUARE_KAFKA_SSL_KEYFILE (or a file via TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD_FILE).",
+    )
+    kafka_oauth_token_url: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_OAUTH_TOKEN_URL: OAuth 2.0 token endpoint (https) that "
+        "issues the SASL/OAUTHBEARER tokens with the client-credentials grant.",
+    )
+    kafka_oauth_client_id: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_OAUTH_CLIENT_ID: OAuth client id (HTTP basic auth user at "
+        "the token endpoint).",
+    )
+    kafka_oauth_client_secret: SecretStr | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET: OAuth client secret (or a file via "
+        "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE).",
+    )
+    kafka_oauth_scope: str | None = Field(
+        default=None,
+        description="TOWNSQUARE_KAFKA_OAUTH_SCOPE: space-separated scopes to request, if the "
+        "identity provider needs any.",
     )
     kafka_session_timeout: float = Field(
         default=30.0,
@@ -148,6 +189,84 @@ class Settings(BaseSettings):
         default="townsquare",
         description="TOWNSQUARE_APP_ID: Faust application id (consumer group and table prefix).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kafka_secrets_from_files(cls, values: dict[str, object]) -> dict[str, object]:
+        """``TOWNSQUARE_<SECRET>_FILE`` for the Kafka TLS and OAuth secrets, as for the others.
+
+        Kubernetes mounts a key passphrase or client secret as a file; reading it
+        here keeps it out of the pod's environment.
+        """
+        for name in ("kafka_ssl_key_password", "kafka_oauth_client_secret"):
+            path = os.environ.get(f"TOWNSQUARE_{name.upper()}_FILE")
+            if path and not values.get(name):
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+        return values
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> Settings:
+        """Refuse TLS/SASL settings that could not work, at start-up rather than at connect.
+
+        A half-configured client certificate or token source otherwise surfaces
+        as a broker refusing the handshake, far from the setting that caused it.
+        """
+        protocol = self.kafka_security_protocol
+        cert, key = self.kafka_ssl_certfile, self.kafka_ssl_keyfile
+        if (cert is None) != (key is None):
+            given, missing = (
+                ("TOWNSQUARE_KAFKA_SSL_CERTFILE", "TOWNSQUARE_KAFKA_SSL_KEYFILE")
+                if key is None
+                else ("TOWNSQUARE_KAFKA_SSL_KEYFILE", "TOWNSQUARE_KAFKA_SSL_CERTFILE")
+            )
+            raise ValueError(
+                f"{given} is set but {missing} is not: TOWNSQUARE_KAFKA_SSL_CERTFILE (the client "
+                "certificate) and TOWNSQUARE_KAFKA_SSL_KEYFILE (its private key) go together; "
+                "set both, or neither"
+            )
+        if self.kafka_ssl_key_password is not None and key is None:
+            raise ValueError(
+                "TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD is set but TOWNSQUARE_KAFKA_SSL_KEYFILE is not: "
+                "set the client certificate and key (TOWNSQUARE_KAFKA_SSL_CERTFILE, "
+                "TOWNSQUARE_KAFKA_SSL_KEYFILE), or unset the password"
+            )
+        if cert is not None and protocol not in {"SSL", "SASL_SSL"}:
+            raise ValueError(
+                "TOWNSQUARE_KAFKA_SSL_CERTFILE and TOWNSQUARE_KAFKA_SSL_KEYFILE are set but "
+                f"TOWNSQUARE_KAFKA_SECURITY_PROTOCOL is {protocol}, which does not use TLS: set "
+                "TOWNSQUARE_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (or unset the certificate)"
+            )
+        if self.kafka_sasl_mechanism == "OAUTHBEARER":
+            if protocol not in {"SASL_PLAINTEXT", "SASL_SSL"}:
+                raise ValueError(
+                    "TOWNSQUARE_KAFKA_SASL_MECHANISM=OAUTHBEARER is a SASL mechanism but "
+                    f"TOWNSQUARE_KAFKA_SECURITY_PROTOCOL is {protocol}: set it to SASL_SSL "
+                    "(or SASL_PLAINTEXT on a trusted network)"
+                )
+            missing_oauth = [
+                f"TOWNSQUARE_KAFKA_OAUTH_{name.upper()}"
+                for name, value in (
+                    ("token_url", self.kafka_oauth_token_url),
+                    ("client_id", self.kafka_oauth_client_id),
+                    ("client_secret", self.kafka_oauth_client_secret),
+                )
+                if not value
+            ]
+            if missing_oauth:
+                raise ValueError(
+                    "TOWNSQUARE_KAFKA_SASL_MECHANISM=OAUTHBEARER fetches its token with the OAuth "
+                    f"client-credentials grant, but {', '.join(missing_oauth)} "
+                    f"{'is' if len(missing_oauth) == 1 else 'are'} unset: set "
+                    f"{'it' if len(missing_oauth) == 1 else 'them'} (the client secret may come "
+                    "from a file via TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE)"
+                )
+            url = self.kafka_oauth_token_url or ""
+            if not url.lower().startswith(("https://", "http://")):
+                raise ValueError(
+                    "TOWNSQUARE_KAFKA_OAUTH_TOKEN_URL must be an http(s) URL of the token "
+                    "endpoint (https in production)"
+                )
+        return self
 
     # --- Elasticsearch -----------------------------------------------------------
     es_url: str | None = Field(

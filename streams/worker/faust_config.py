@@ -7,19 +7,33 @@ Both modules derive the same servers and TLS context from the same settings.
 
 from __future__ import annotations
 
-from faust.auth import SASLCredentials, SSLCredentials
+from faust.auth import OAuthCredentials, SASLCredentials, SSLCredentials
 
 from streams.kafka_config import ssl_context
 from streams.settings import Settings
 
 
-def faust_credentials(settings: Settings) -> SASLCredentials | SSLCredentials | None:
-    """``broker_credentials`` for the Faust app (None for PLAINTEXT)."""
+def faust_credentials(
+    settings: Settings,
+) -> SASLCredentials | SSLCredentials | OAuthCredentials | None:
+    """``broker_credentials`` for the Faust app (None for PLAINTEXT).
+
+    TLS (client certificate included) comes from the same :func:`ssl_context`
+    kafka-python uses; OAUTHBEARER hands aiokafka a token provider with its own
+    cached, refreshed token source (fetches run off the event loop).
+    """
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
     if protocol == "SSL":
         return SSLCredentials(ssl_context(settings))
+    tls = ssl_context(settings) if protocol == "SASL_SSL" else None
+    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+        from streams.kafka_oauth import aiokafka_token_provider, oauth_token_source
+
+        return OAuthCredentials(
+            oauth_cb=aiokafka_token_provider(oauth_token_source(settings)), ssl_context=tls
+        )
     return SASLCredentials(
         username=settings.kafka_sasl_username,
         password=(
@@ -28,7 +42,7 @@ def faust_credentials(settings: Settings) -> SASLCredentials | SSLCredentials | 
             else None
         ),
         mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
+        ssl_context=tls,
     )
 
 

@@ -52,10 +52,11 @@ services-up: install
 services-down: install
 	$(BIN)/townsquare services down
 
-bench: install  ## entity quality, every stage and the pipeline against NER-only spaCy, half-load latency, scaling (~10 min)
+bench: install  ## entity quality, every stage and the pipeline against NER-only spaCy, half-load latency, scaling, recovery (under 10 min)
 	$(BIN)/python bench/entities_wnut17.py
 	$(BIN)/python bench/throughput.py --posts 3000 --pipeline --half-load-seconds 45
 	$(BIN)/python bench/scaling.py --posts 1500
+	$(BIN)/python bench/recovery.py --posts 1000,4000
 
 schemas: install  ## regenerate schemas/json from the models
 	$(BIN)/townsquare schemas export

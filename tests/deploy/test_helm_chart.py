@@ -207,6 +207,14 @@ def test_values_match_the_schema() -> None:
     [
         {"kafka": {"bootstrap": "kafka"}},
         {"kafka": {"securityProtocol": "TLS"}},
+        {"kafka": {"saslMechanism": "GSSAPI"}},
+        {"kafka": {"saslMechanism": "oauthbearer"}},
+        {"kafka": {"clientCertSecret": 1}},
+        {"kafka": {"clientKeyKey": ""}},
+        {"kafka": {"oauth": {"tokenUrl": "idp.example/token"}}},
+        {"kafka": {"oauth": {"clientSecret": "in the values file"}}},
+        {"kafka": {"oauth": {"clientSecretKey": ""}}},
+        {"networkPolicy": {"oauthTokenPeers": "anywhere"}},
         {"secretsAs": "vault"},
         {"elasticsearch": {"url": "elasticsearch:9200"}},
         {"extraEnv": {"LOG_LEVEL": "DEBUG"}},
@@ -247,6 +255,13 @@ def test_helm_values_cover_the_operational_settings() -> None:
         "kafka_bootstrap",
         "kafka_security_protocol",
         "kafka_sasl_password",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
+        "kafka_oauth_token_url",
+        "kafka_oauth_client_id",
+        "kafka_oauth_client_secret",
+        "kafka_oauth_scope",
         "es_url",
         "es_api_key",
         "topic_prefix",
@@ -1264,3 +1279,296 @@ def test_the_readme_install_renders_as_written() -> None:
         jsonschema.validate(merged(alt), schema())
         env = by_kind(render(alt), "ConfigMap")[ENV_CONFIGMAP]["data"]
         assert env["TOWNSQUARE_KAFKA_BOOTSTRAP"].count(",") == 1
+
+
+# --- Kafka security: mutual TLS and OAUTHBEARER -------------------------------------------
+
+KAFKA_CLIENT_DIR = "/etc/townsquare/kafka-client"
+MTLS: dict[str, Any] = {
+    **EVERYTHING_ON,
+    "kafka": {
+        **EVERYTHING_ON["kafka"],
+        "securityProtocol": "SSL",
+        "saslMechanism": "",
+        "saslUsername": "",
+        "existingSecret": "",
+        "clientCertSecret": "townsquare-kafka-client",
+    },
+}
+OAUTH_VALUES = {
+    "tokenUrl": "https://idp.example/oauth2/token",
+    "clientId": "townsquare",
+    "scope": "kafka.read kafka.write",
+    "existingSecret": "townsquare-kafka-oauth",
+}
+OAUTH: dict[str, Any] = {
+    **EVERYTHING_ON,
+    "kafka": {
+        **EVERYTHING_ON["kafka"],
+        "saslMechanism": "OAUTHBEARER",
+        "saslUsername": "",
+        "existingSecret": "",
+        "oauth": OAUTH_VALUES,
+    },
+}
+KAFKA_SECURITY_ENV = {
+    "TOWNSQUARE_KAFKA_SSL_CERTFILE",
+    "TOWNSQUARE_KAFKA_SSL_KEYFILE",
+    "TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD",
+    "TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD_FILE",
+    "TOWNSQUARE_KAFKA_OAUTH_TOKEN_URL",
+    "TOWNSQUARE_KAFKA_OAUTH_CLIENT_ID",
+    "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET",
+    "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE",
+    "TOWNSQUARE_KAFKA_OAUTH_SCOPE",
+}
+KAFKA_SECURITY_VOLUMES = {"kafka-client", "kafka-client-key-password", "kafka-oauth-secret"}
+
+
+def _kafka(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {"kafka": {**EVERYTHING_ON["kafka"], **overrides}}
+
+
+def _settings_from(docs: list[dict[str, Any]]) -> Settings:
+    (configmap,) = [
+        d for d in by_kind(docs, "ConfigMap").values() if d["metadata"]["name"] == ENV_CONFIGMAP
+    ]
+    return Settings.model_validate(
+        {k.removeprefix("TOWNSQUARE_").lower(): v for k, v in configmap["data"].items()}
+    )
+
+
+def test_schema_takes_the_kafka_security_values() -> None:
+    for overrides in (
+        MTLS,
+        OAUTH,
+        {**MTLS, "kafka": {**MTLS["kafka"], "clientKeyPasswordKey": "k"}},
+    ):
+        jsonschema.validate(merged(overrides), schema())
+    defaults = default_values()["kafka"]
+    assert defaults["clientCertSecret"] == "" and defaults["clientKeyPasswordKey"] == ""
+    assert (defaults["clientCertKey"], defaults["clientKeyKey"]) == ("tls.crt", "tls.key")
+    assert defaults["oauth"] == {
+        "tokenUrl": "",
+        "clientId": "",
+        "scope": "",
+        "existingSecret": "",
+        "clientSecretKey": "client-secret",
+    }
+
+
+@needs_helm
+@pytest.mark.parametrize("overrides", [{}, EVERYTHING_ON, {"secretsAs": "env", **EVERYTHING_ON}])
+def test_no_client_certificate_or_oauth_unless_configured(overrides: dict[str, Any]) -> None:
+    docs = render(overrides)
+    assert not env_names(docs) & KAFKA_SECURITY_ENV
+    for name, spec in pod_specs(docs):
+        assert not {v["name"] for v in spec["volumes"]} & KAFKA_SECURITY_VOLUMES, name
+    for name, container in containers(docs):
+        assert not {m["name"] for m in container["volumeMounts"]} & KAFKA_SECURITY_VOLUMES, name
+        assert not any(m["mountPath"] == KAFKA_CLIENT_DIR for m in container["volumeMounts"])
+    policy = by_kind(docs, "NetworkPolicy")[f"{RELEASE}-townsquare-workers"]
+    assert len(policy["spec"]["egress"]) == 3, "DNS, Kafka and Elasticsearch only"
+
+
+@needs_helm
+@pytest.mark.parametrize("secrets_as", ["file", "env"])
+def test_a_client_certificate_is_mounted_into_every_kafka_pod(secrets_as: str) -> None:
+    docs = render({**MTLS, "secretsAs": secrets_as})
+    settings = _settings_from(docs)
+    assert str(settings.kafka_ssl_certfile) == f"{KAFKA_CLIENT_DIR}/tls.crt"
+    assert str(settings.kafka_ssl_keyfile) == f"{KAFKA_CLIENT_DIR}/tls.key"
+    assert not env_names(docs) & {n for n in KAFKA_SECURITY_ENV if "PASSWORD" in n}
+    specs = dict(pod_specs(docs))
+    assert len(specs) == len(ROLES) + 2 + 1, "every role, both ingest sources and the setup job"
+    for name, container in containers(docs):
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == KAFKA_CLIENT_DIR]
+        assert mount["readOnly"] is True, name
+        (volume,) = [v for v in specs[name]["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "townsquare-kafka-client", name
+        assert volume["secret"]["items"] == [
+            {"key": "tls.crt", "path": "tls.crt"},
+            {"key": "tls.key", "path": "tls.key"},
+        ]
+    (job,) = by_kind(docs, "Job").values()
+    job_env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert job_env["TOWNSQUARE_KAFKA_SSL_KEYFILE"] == f"{KAFKA_CLIENT_DIR}/tls.key"
+
+
+@needs_helm
+def test_an_encrypted_client_key_takes_its_passphrase_as_secrets_as_says() -> None:
+    kafka = {**MTLS["kafka"], "clientCertKey": "cert.pem", "clientKeyKey": "key.pem"}
+    kafka["clientKeyPasswordKey"] = "passphrase"
+    as_files = render({**MTLS, "kafka": kafka})
+    specs = dict(pod_specs(as_files))
+    seen = 0
+    for name, container in containers(as_files):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD" not in env, name
+        path = env["TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD_FILE"]["value"]
+        assert path.endswith("/passphrase") and not path.startswith(KAFKA_CLIENT_DIR), name
+        (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount["readOnly"] is True, name
+        (volume,) = [v for v in specs[name]["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "townsquare-kafka-client", name
+        assert volume["secret"]["items"] == [{"key": "passphrase", "path": "passphrase"}]
+        # The certificate mount holds the certificate and key only.
+        (client,) = [v for v in specs[name]["volumes"] if v["name"] == "kafka-client"]
+        assert [i["key"] for i in client["secret"]["items"]] == ["cert.pem", "key.pem"]
+        seen += 1
+    assert seen == len(ROLES) + 2 + 1
+    as_env = render({**MTLS, "kafka": kafka, "secretsAs": "env"})
+    for name, container in containers(as_env):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD_FILE" not in env, name
+        ref = env["TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "townsquare-kafka-client", "key": "passphrase"}, name
+        assert not any(m["name"] == "kafka-client-key-password" for m in container["volumeMounts"])
+    for docs in (as_files, as_env):
+        (configmap,) = [
+            d for d in by_kind(docs, "ConfigMap").values() if d["metadata"]["name"] == ENV_CONFIGMAP
+        ]
+        assert not {k for k in configmap["data"] if "PASSWORD" in k}
+
+
+@needs_helm
+def test_oauthbearer_reaches_every_kafka_pod_with_its_client_secret_as_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = render(OAUTH)
+    assert not env_names(docs) - allowed_env_names()
+    specs = dict(pod_specs(docs))
+    seen = 0
+    for name, container in containers(docs):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET" not in env, name
+        path = env["TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE"]["value"]
+        assert path.endswith("/client-secret"), name
+        (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+        assert mount["readOnly"] is True, name
+        (volume,) = [v for v in specs[name]["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == "townsquare-kafka-oauth", name
+        assert volume["secret"]["items"] == [{"key": "client-secret", "path": "client-secret"}]
+        seen += 1
+    assert seen == len(ROLES) + 2 + 1
+    (job,) = by_kind(docs, "Job").values()
+    job_env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert job_env["TOWNSQUARE_KAFKA_OAUTH_TOKEN_URL"] == OAUTH_VALUES["tokenUrl"]
+    # What the pods get is what Settings accepts: plain values from the ConfigMap, the
+    # client secret from the mounted file (here a local stand-in for the mount).
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE", str(secret_file))
+    settings = _settings_from(docs)
+    assert settings.kafka_sasl_mechanism == "OAUTHBEARER"
+    assert settings.kafka_oauth_token_url == OAUTH_VALUES["tokenUrl"]
+    assert settings.kafka_oauth_client_id == "townsquare"
+    assert settings.kafka_oauth_scope == "kafka.read kafka.write"
+    assert settings.kafka_oauth_client_secret is not None
+    assert settings.kafka_oauth_client_secret.get_secret_value() == "s3cret"
+
+
+@needs_helm
+def test_oauthbearer_client_secret_as_a_secret_ref() -> None:
+    docs = render({**OAUTH, "secretsAs": "env"})
+    seen = 0
+    for name, container in containers(docs):
+        env = {e["name"]: e for e in container["env"]}
+        assert "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE" not in env, name
+        ref = env["TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "townsquare-kafka-oauth", "key": "client-secret"}, name
+        assert not any(m["name"] == "kafka-oauth-secret" for m in container["volumeMounts"])
+        seen += 1
+    assert seen == len(ROLES) + 2 + 1
+    (configmap,) = [
+        d for d in by_kind(docs, "ConfigMap").values() if d["metadata"]["name"] == ENV_CONFIGMAP
+    ]
+    assert "TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET" not in configmap["data"]
+    assert configmap["data"]["TOWNSQUARE_KAFKA_OAUTH_CLIENT_ID"] == "townsquare"
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("https://idp.example/oauth2/token", 443),
+        ("http://idp.internal/token", 80),
+        ("https://idp.example:8443/token", 8443),
+    ],
+)
+def test_the_network_policies_let_oauthbearer_reach_the_token_endpoint(url: str, port: int) -> None:
+    peers = [{"ipBlock": {"cidr": "203.0.113.10/32"}}]
+    docs = render(
+        {
+            **OAUTH,
+            "kafka": {**OAUTH["kafka"], "oauth": {**OAUTH_VALUES, "tokenUrl": url}},
+            "networkPolicy": {**EVERYTHING_ON["networkPolicy"], "oauthTokenPeers": peers},
+        }
+    )
+    policies = by_kind(docs, "NetworkPolicy")
+    for name in (f"{RELEASE}-townsquare-workers", f"{RELEASE}-townsquare-ingest"):
+        rules = policies[name]["spec"]["egress"]
+        assert {"to": peers, "ports": [{"protocol": "TCP", "port": port}]} in rules, name
+
+
+def _security_error(overrides: dict[str, Any]) -> str:
+    with pytest.raises(Exception) as raised:  # the helm binary or the Go SDK
+        render(overrides)
+    return " ".join(str(raised.value).split())
+
+
+@needs_helm
+@pytest.mark.parametrize(
+    ("kafka", "message"),
+    [
+        (
+            {"securityProtocol": "PLAINTEXT", "saslMechanism": "", "clientCertSecret": "c"},
+            "kafka.clientCertSecret is set but kafka.securityProtocol is PLAINTEXT, which does "
+            "not use TLS: set kafka.securityProtocol to SSL or SASL_SSL",
+        ),
+        (
+            {"securityProtocol": "SASL_PLAINTEXT", "clientCertSecret": "c"},
+            "kafka.clientCertSecret is set but kafka.securityProtocol is SASL_PLAINTEXT",
+        ),
+        (
+            {"clientKeyPasswordKey": "passphrase"},
+            "kafka.clientKeyPasswordKey is set but kafka.clientCertSecret is not",
+        ),
+        (
+            {"securityProtocol": "SSL", "saslMechanism": "OAUTHBEARER", "oauth": OAUTH_VALUES},
+            "kafka.saslMechanism OAUTHBEARER is a SASL mechanism but kafka.securityProtocol is "
+            "SSL: set it to SASL_SSL",
+        ),
+        (
+            {"saslMechanism": "OAUTHBEARER"},
+            "but kafka.oauth.tokenUrl, kafka.oauth.clientId, kafka.oauth.existingSecret are "
+            "empty: set them",
+        ),
+        (
+            {"saslMechanism": "OAUTHBEARER", "oauth": {**OAUTH_VALUES, "tokenUrl": ""}},
+            "but kafka.oauth.tokenUrl is empty: set it",
+        ),
+        (
+            {"saslMechanism": "OAUTHBEARER", "oauth": {**OAUTH_VALUES, "clientId": ""}},
+            "but kafka.oauth.clientId is empty: set it",
+        ),
+        (
+            {"saslMechanism": "OAUTHBEARER", "oauth": {**OAUTH_VALUES, "existingSecret": ""}},
+            "but kafka.oauth.existingSecret is empty: set it",
+        ),
+    ],
+)
+def test_kafka_security_the_service_refuses_fails_the_render(
+    kafka: dict[str, Any], message: str
+) -> None:
+    assert message in _security_error(_kafka(kafka))
+
+
+@needs_helm
+def test_schema_refuses_an_unknown_sasl_mechanism_at_render_time() -> None:
+    with pytest.raises(Exception, match=r"(?i)saslMechanism|enum|schema"):
+        render(_kafka({"saslMechanism": "GSSAPI"}))

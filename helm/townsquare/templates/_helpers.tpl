@@ -193,7 +193,38 @@ validates the rest).
 Non-secret settings as TOWNSQUARE_* keys. Rendered into the ConfigMap and, because
 the setup hook runs before the ConfigMap exists, inline into the setup Job.
 */}}
+{{/*
+Kafka TLS/SASL values the service itself refuses at start-up (streams.settings), refused
+here so that helm install/upgrade fails instead of every pod crash-looping. The client
+certificate and its key come from one Secret, so they cannot be given apart.
+*/}}
+{{- define "townsquare.validateKafka" -}}
+{{- $k := .Values.kafka }}
+{{- $oauth := $k.oauth | default dict }}
+{{- if and $k.clientKeyPasswordKey (not $k.clientCertSecret) }}
+{{- fail "kafka.clientKeyPasswordKey is set but kafka.clientCertSecret is not: the key passphrase belongs to the client certificate's private key. Set kafka.clientCertSecret (a kubernetes.io/tls Secret) or unset kafka.clientKeyPasswordKey." }}
+{{- end }}
+{{- if and $k.clientCertSecret (not (has $k.securityProtocol (list "SSL" "SASL_SSL"))) }}
+{{- fail (printf "kafka.clientCertSecret is set but kafka.securityProtocol is %s, which does not use TLS: set kafka.securityProtocol to SSL or SASL_SSL (or unset kafka.clientCertSecret)." $k.securityProtocol) }}
+{{- end }}
+{{- if eq $k.saslMechanism "OAUTHBEARER" }}
+{{- if not (has $k.securityProtocol (list "SASL_PLAINTEXT" "SASL_SSL")) }}
+{{- fail (printf "kafka.saslMechanism OAUTHBEARER is a SASL mechanism but kafka.securityProtocol is %s: set it to SASL_SSL (or SASL_PLAINTEXT on a trusted network)." $k.securityProtocol) }}
+{{- end }}
+{{- $missing := list }}
+{{- if not $oauth.tokenUrl }}{{ $missing = append $missing "kafka.oauth.tokenUrl" }}{{ end }}
+{{- if not $oauth.clientId }}{{ $missing = append $missing "kafka.oauth.clientId" }}{{ end }}
+{{- if not $oauth.existingSecret }}{{ $missing = append $missing "kafka.oauth.existingSecret" }}{{ end }}
+{{- if $missing }}
+{{- fail (printf "kafka.saslMechanism OAUTHBEARER fetches its token with the OAuth client-credentials grant, but %s %s empty: set %s (existingSecret names a Secret holding the client secret under kafka.oauth.clientSecretKey)." (join ", " $missing) (ternary "is" "are" (eq (len $missing) 1)) (ternary "it" "them" (eq (len $missing) 1))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "townsquare.kafkaClientDir" -}}/etc/townsquare/kafka-client{{- end }}
+
 {{- define "townsquare.configData" -}}
+{{- include "townsquare.validateKafka" . }}
 TOWNSQUARE_KAFKA_BOOTSTRAP: {{ .Values.kafka.bootstrap | quote }}
 TOWNSQUARE_KAFKA_SECURITY_PROTOCOL: {{ .Values.kafka.securityProtocol | quote }}
 {{- with .Values.kafka.saslMechanism }}
@@ -204,6 +235,21 @@ TOWNSQUARE_KAFKA_SASL_USERNAME: {{ . | quote }}
 {{- end }}
 {{- if .Values.kafka.caSecret }}
 TOWNSQUARE_KAFKA_SSL_CAFILE: {{ printf "/etc/townsquare/kafka-ca/%s" .Values.kafka.caKey | quote }}
+{{- end }}
+{{- if .Values.kafka.clientCertSecret }}
+TOWNSQUARE_KAFKA_SSL_CERTFILE: {{ printf "%s/%s" (include "townsquare.kafkaClientDir" .) .Values.kafka.clientCertKey | quote }}
+TOWNSQUARE_KAFKA_SSL_KEYFILE: {{ printf "%s/%s" (include "townsquare.kafkaClientDir" .) .Values.kafka.clientKeyKey | quote }}
+{{- end }}
+{{- with .Values.kafka.oauth }}
+{{- with .tokenUrl }}
+TOWNSQUARE_KAFKA_OAUTH_TOKEN_URL: {{ . | quote }}
+{{- end }}
+{{- with .clientId }}
+TOWNSQUARE_KAFKA_OAUTH_CLIENT_ID: {{ . | quote }}
+{{- end }}
+{{- with .scope }}
+TOWNSQUARE_KAFKA_OAUTH_SCOPE: {{ . | quote }}
+{{- end }}
 {{- end }}
 TOWNSQUARE_TOPIC_PREFIX: {{ .Values.topics.prefix | quote }}
 TOWNSQUARE_TOPIC_VERSION: {{ .Values.topics.version | quote }}
@@ -262,6 +308,30 @@ TOWNSQUARE_DATA_DIR: "/data"
       key: {{ $.Values.kafka.passwordKey | quote }}
 {{- end }}
 {{- end }}
+{{- if and .Values.kafka.clientCertSecret .Values.kafka.clientKeyPasswordKey }}
+{{- if eq .Values.secretsAs "file" }}
+- name: TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD_FILE
+  value: {{ printf "%s/kafka-client-key/%s" $dir .Values.kafka.clientKeyPasswordKey | quote }}
+{{- else }}
+- name: TOWNSQUARE_KAFKA_SSL_KEY_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kafka.clientCertSecret | quote }}
+      key: {{ .Values.kafka.clientKeyPasswordKey | quote }}
+{{- end }}
+{{- end }}
+{{- with (.Values.kafka.oauth | default dict).existingSecret }}
+{{- if eq $.Values.secretsAs "file" }}
+- name: TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET_FILE
+  value: {{ printf "%s/kafka-oauth/%s" $dir $.Values.kafka.oauth.clientSecretKey | quote }}
+{{- else }}
+- name: TOWNSQUARE_KAFKA_OAUTH_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.kafka.oauth.clientSecretKey | quote }}
+{{- end }}
+{{- end }}
 {{- with .Values.elasticsearch.existingSecret }}
 {{- if $.Values.elasticsearch.apiKeyKey }}
 {{- if eq $.Values.secretsAs "file" }}
@@ -312,6 +382,16 @@ TOWNSQUARE_DATA_DIR: "/data"
   mountPath: {{ printf "%s/kafka" (include "townsquare.secretDir" .) }}
   readOnly: true
 {{- end }}
+{{- if and .Values.kafka.clientCertSecret .Values.kafka.clientKeyPasswordKey (eq .Values.secretsAs "file") }}
+- name: kafka-client-key-password
+  mountPath: {{ printf "%s/kafka-client-key" (include "townsquare.secretDir" .) }}
+  readOnly: true
+{{- end }}
+{{- if and (.Values.kafka.oauth | default dict).existingSecret (eq .Values.secretsAs "file") }}
+- name: kafka-oauth-secret
+  mountPath: {{ printf "%s/kafka-oauth" (include "townsquare.secretDir" .) }}
+  readOnly: true
+{{- end }}
 {{- if and .Values.elasticsearch.existingSecret (eq .Values.secretsAs "file") }}
 - name: elasticsearch-secret
   mountPath: {{ printf "%s/elasticsearch" (include "townsquare.secretDir" .) }}
@@ -325,6 +405,11 @@ TOWNSQUARE_DATA_DIR: "/data"
 {{- if .Values.kafka.caSecret }}
 - name: kafka-ca
   mountPath: /etc/townsquare/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.clientCertSecret }}
+- name: kafka-client
+  mountPath: {{ include "townsquare.kafkaClientDir" . }}
   readOnly: true
 {{- end }}
 {{- if .Values.elasticsearch.caSecret }}
@@ -355,6 +440,24 @@ TOWNSQUARE_DATA_DIR: "/data"
       - key: {{ .Values.kafka.passwordKey }}
         path: {{ .Values.kafka.passwordKey }}
 {{- end }}
+{{- if and .Values.kafka.clientCertSecret .Values.kafka.clientKeyPasswordKey (eq .Values.secretsAs "file") }}
+- name: kafka-client-key-password
+  secret:
+    secretName: {{ .Values.kafka.clientCertSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.clientKeyPasswordKey }}
+        path: {{ .Values.kafka.clientKeyPasswordKey }}
+{{- end }}
+{{- if and (.Values.kafka.oauth | default dict).existingSecret (eq .Values.secretsAs "file") }}
+- name: kafka-oauth-secret
+  secret:
+    secretName: {{ .Values.kafka.oauth.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.oauth.clientSecretKey }}
+        path: {{ .Values.kafka.oauth.clientSecretKey }}
+{{- end }}
 {{- if and .Values.elasticsearch.existingSecret (eq .Values.secretsAs "file") }}
 - name: elasticsearch-secret
   secret:
@@ -377,6 +480,18 @@ TOWNSQUARE_DATA_DIR: "/data"
     items:
       - key: {{ .Values.kafka.caKey }}
         path: {{ .Values.kafka.caKey }}
+{{- end }}
+{{- if .Values.kafka.clientCertSecret }}
+{{- /* Only the certificate and key: a passphrase follows secretsAs (kafka-client-key-password). */}}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.clientCertSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.clientCertKey }}
+        path: {{ .Values.kafka.clientCertKey }}
+      - key: {{ .Values.kafka.clientKeyKey }}
+        path: {{ .Values.kafka.clientKeyKey }}
 {{- end }}
 {{- if .Values.elasticsearch.caSecret }}
 - name: es-ca

@@ -7,6 +7,11 @@ does; compacted topics keep the latest value per key and are not time-bounded.
 A topic that already exists is described and, when its retention differs from
 the settings, altered: shortening the retention in the settings must shorten it
 on the brokers at the next ``setup``, not only on topics created from then on.
+
+Faust's internal topics (tables' changelogs, the assignor topic, the arrivals
+topic) are created too, exactly as a worker would declare them
+(:mod:`streams.cli.faust_topics`), so workers need no Create ACL; they are
+never altered once they exist.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from streams.cli.faust_topics import create_faust_topics
 from streams.kafka_config import kafka_python_config
 from streams.settings import Settings
 from streams.topic_names import COMPACTED, HOLD_POSTS, TOPIC_NAMES
@@ -90,6 +96,8 @@ def create_topics(settings: Settings, *, apply: bool = False) -> TopicReport:
         if kept:
             _check_policies(admin, kept, settings, report, apply)
             _check_partitions(admin, kept, settings, report)
+        # Faust's own topics (changelogs, assignor, arrivals), so workers need no Create ACL.
+        create_faust_topics(admin, settings, report)
     finally:
         admin.close()
     return report

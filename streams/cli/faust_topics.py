@@ -16,9 +16,11 @@ topics off it, so a new table or internal topic is created by ``setup`` with
 no change here. Role ``all`` declares the union of every role's tables and
 topics, under the pipeline's group (``settings.app_id``). A worker running
 only the side roles (alert, notify) is in a group of its own
-(:func:`streams.worker.roles.consumer_group`), whose topics have other names;
-those are not created here (pass its roles to :func:`faust_internal_topics`
-to see them), so such a worker still creates them itself.
+(:func:`streams.worker.roles.consumer_group`), whose topics have other names.
+``setup`` creates those of the groups the Helm chart deploys as well
+(:data:`GROUPS`: ``alert`` alone and ``notify`` alone); a worker running
+``--role alert --role notify`` together is in ``<app id>-alert-notify``, whose
+topics it still creates itself.
 
 The configs mirror Faust's own (``faust.transport.drivers.aiokafka.Transport._topic_config``
 and ``Topic.declare``): ``cleanup.policy`` from the topic's ``compacting`` and
@@ -138,8 +140,13 @@ def faust_topic_config(
     return config
 
 
+GROUPS: tuple[tuple[str, ...], ...] = (("all",), ("alert",), ("notify",))
+"""The role sets whose groups ``setup`` creates topics for: the pipeline's, and the chart's
+two side-role deployments (each in its own consumer group)."""
+
+
 def create_faust_topics(admin: KafkaAdminClient, settings: Settings, report: _Report) -> None:
-    """Create the missing internal topics of role ``all``; report the rest, drift included.
+    """Create the missing internal topics of every group in :data:`GROUPS`; report the rest.
 
     Topics that exist are left as they are, like Faust leaves them; only a
     partition count other than the declared one is reported (see
@@ -147,7 +154,8 @@ def create_faust_topics(admin: KafkaAdminClient, settings: Settings, report: _Re
     """
     existing = set(admin.list_topics())
     kept: dict[str, int] = {}
-    for topic in faust_internal_topics(settings):
+    declared = {t.name: t for roles in GROUPS for t in faust_internal_topics(settings, roles)}
+    for topic in declared.values():
         if topic.name not in existing:
             try:
                 admin.create_topics(

@@ -127,6 +127,15 @@ def test_setup_creates_faust_topics_once_with_faust_configs(
             assert have["retention.ms"] == configs["retention.ms"], name
     spikes = f"{iso.settings.app_id}-spike_counts-changelog"
     assert got[spikes][1]["cleanup.policy"] == "compact,delete"
+    # The chart's side-role deployments run in groups of their own: their topics too.
+    side = {
+        t.name
+        for roles in (("alert",), ("notify",))
+        for t in faust_internal_topics(iso.settings, roles)
+    }
+    assert f"{iso.settings.app_id}-alert-deadlines-changelog" in side
+    assert f"{iso.settings.app_id}-notify-__assignor-__leader" in side
+    assert {f"topic {n}" for n in side} <= set(first.created)
     assert got[f"{iso.settings.app_id}-conversations-changelog"][1]["cleanup.policy"] == "compact"
 
     second = run_setup(iso.settings)

@@ -194,6 +194,7 @@ def _sync_mappings(
         return
     wanted = dict(properties)
     current = es.indices.get_mapping(index=f"{alias}-*", allow_no_indices=True)
+    _report_type_changes(alias, wanted, dict(current), report)
     paths = _field_paths(wanted)
     missing = sorted(
         {
@@ -209,12 +210,51 @@ def _sync_mappings(
     except ApiError as exc:
         if exc.meta.status != 400:
             raise
-        report.unsupported.append(
-            f"mapping of {alias}: {exc.message or exc} (a field changed type: reindex into a "
-            "new index and move the alias)"
-        )
+            report.unsupported.append(
+                f"mapping of {alias}: {exc.message or exc} (a field changed type: reindex into a "
+                "new index and move the alias)"
+            )
         return
     report.updated.append(f"mapping of {alias}: added {', '.join(missing)}")
+
+
+def _report_type_changes(
+    alias: str, wanted: dict[str, Any], current: dict[str, Any], report: SetupReport
+) -> None:
+    """Name each field whose type in an existing index differs from the template's.
+
+    Elasticsearch cannot change a field's type in place, so ``put_mapping``
+    is not even tried for these; the template still applies to the next index.
+    """
+    want = _field_types(wanted)
+    changed = sorted(
+        {
+            f"{path} is {have} in {index}, the template says {want[path]}"
+            for index, body in current.items()
+            for path, have in _field_types(body.get("mappings", {}).get("properties", {})).items()
+            if path in want and want[path] != have
+        }
+    )
+    if changed:
+        report.unsupported.append(
+            f"mapping of {alias}: a field changed type ({'; '.join(changed)}): new documents "
+            f"get it after a rollover (POST {alias}/_rollover); reindex older indices to "
+            "change theirs (docs/upgrading.md)"
+        )
+
+
+def _field_types(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Dotted path -> mapped type of every field that has one (objects have none)."""
+    types: dict[str, str] = {}
+    for name, spec in properties.items():
+        if not isinstance(spec, dict):
+            continue
+        path = f"{prefix}{name}"
+        if isinstance(spec.get("type"), str):
+            types[path] = spec["type"]
+        if isinstance(spec.get("properties"), dict):
+            types |= _field_types(spec["properties"], f"{path}.")
+    return types
 
 
 def _field_paths(properties: dict[str, Any], prefix: str = "") -> set[str]:

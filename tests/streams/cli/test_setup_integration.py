@@ -262,3 +262,57 @@ def test_drift_is_reported_and_apply_sets_configs_back_but_never_partitions(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "drift" in result.stdout and raw in result.stdout
+
+
+def test_a_changed_field_type_is_reported_and_rolls_in_with_the_next_index(
+    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/upgrading.md, "A new index template": the type change reaches the next index."""
+    import asyncio
+    import copy
+
+    from streams.es import indices
+    from streams.es.client import async_client
+    from streams.es.holders import holders_once
+
+    iso = isolated(servers, tmp_path)
+    posts = iso.settings.index_alias("posts")
+    run_setup(iso.settings)
+    es = sync_client(iso.settings)
+    try:
+        es.index(index=posts, id="x:1", document={"id": "x:1", "platform": "x"}, refresh=True)
+
+        shipped = indices.load_template
+
+        def newer(family: str) -> dict[str, object]:
+            template = copy.deepcopy(shipped(family))
+            if family == "posts":  # a release that turns `lang` from keyword into text
+                template["template"]["mappings"]["properties"]["lang"] = {"type": "text"}
+            return template
+
+        monkeypatch.setattr(indices, "load_template", newer)
+        report = run_setup(iso.settings)
+        assert any(posts in u and "changed type" in u for u in report.unsupported)
+        old = f"{posts}-000001"
+        mapped = es.indices.get_mapping(index=old)[old]["mappings"]["properties"]
+        assert mapped["lang"]["type"] == "keyword", "an existing index keeps its mapping"
+
+        rolled = es.indices.rollover(alias=posts)
+        new = rolled["new_index"]
+        mapped = es.indices.get_mapping(index=new)[new]["mappings"]["properties"]
+        assert mapped["lang"]["type"] == "text", "the next index takes the new template"
+        es.index(index=posts, id="x:2", document={"id": "x:2", "lang": "en gb"}, refresh=True)
+        found = es.search(index=posts, query={"match_all": {}})["hits"]["hits"]
+        assert {h["_id"]: h["_index"] for h in found} == {"x:1": old, "x:2": new}
+    finally:
+        es.close()
+
+    async def where() -> dict[str, list[str]]:
+        client = async_client(iso.settings)
+        try:
+            return await holders_once(client, f"{posts}-*", ["x:1", "x:2"])
+        finally:
+            await client.close()
+
+    # The index stage still finds the old document where it is (edits, deletes, erasures).
+    assert asyncio.run(where()) == {"x:1": [old], "x:2": [new]}

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 
 from processors.erasure import ErasureList
 from processors.rules_file import DeadlineConfig
-from schemas.models import EnrichedPost, Erasure
+from schemas.models import KIND_HEADER, EnrichedPost, Erasure
 from streams import topic_names as names
 from streams.profiles import load_profile_with_digest
 from streams.settings import Settings
@@ -34,6 +34,7 @@ from streams.worker.app import WorkerApp, create_worker
 from streams.worker.erasures import ErasureWatch
 from streams.worker.ner import EntityMap
 from streams.worker.resources import Resources
+from streams.worker.topics import Topics
 
 SEVERITIES = ("warning", "critical")
 
@@ -129,11 +130,19 @@ def test_recommended_action_reads_the_post_sent_and_ignores_deletes() -> None:
 
 
 class _Topic:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "t.topic.v1") -> None:
         self.sent: list[bytes] = []
+        self.headers: list[dict[str, bytes]] = []
+        self.name = name
 
-    async def send(self, *, key: str, value: bytes) -> asyncio.Future[None]:
+    def get_topic_name(self) -> str:
+        return self.name
+
+    async def send(
+        self, *, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> asyncio.Future[None]:
         self.sent.append(value)
+        self.headers.append(dict(headers or []))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -155,10 +164,12 @@ async def test_the_deadline_timer_counts_alerts_by_rule_and_sets_replies_overdue
         "x:3": waiting(3, 70),
         "x:4": waiting(4, 10),
     }
-    alerts = _Topic()
-    topics = SimpleNamespace(
-        conversations=SimpleNamespace(get_topic_name=lambda: "t.conversations.state.v1"),
-        alerts=alerts,
+    alerts = _Topic("t.alerts.v1")
+    others = ("raw", "normalized", "enriched", "dlq", "by_id")
+    topics = Topics(
+        **{name: _Topic() for name in others},  # type: ignore[arg-type]
+        alerts=alerts,  # type: ignore[arg-type]
+        conversations=_Topic("t.conversations.state.v1"),  # type: ignore[arg-type]
     )
     app = SimpleNamespace(
         consumer=SimpleNamespace(topic_partitions=lambda topic: 1),
@@ -174,6 +185,8 @@ async def test_the_deadline_timer_counts_alerts_by_rule_and_sets_replies_overdue
     assert await watch.tick(owned=[0]) == 2
     raised = sorted((a["rule"], a["severity"]) for a in map(json.loads, alerts.sent))
     assert raised == [(RULE, "critical"), (RULE, "warning")]
+    # The timer's sends carry the headers, the kind being the alert's own.
+    assert {h[KIND_HEADER] for h in alerts.headers} == {b"reply_deadline"}
     after = {sev: sample("townsquare_alerts_total", rule=RULE, severity=sev) for sev in SEVERITIES}
     assert {sev: after[sev] - before[sev] for sev in SEVERITIES} == {"warning": 1, "critical": 1}
     assert sample("townsquare_replies_overdue", level="escalated") == 2

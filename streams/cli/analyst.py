@@ -34,6 +34,7 @@ from rich.style import Style
 from rich.text import Text
 
 from streams.cli.console import console, err, fail, plain, safe
+from streams.cli.csv_cells import spreadsheet_text
 from streams.settings import get_settings
 
 if TYPE_CHECKING:
@@ -661,28 +662,21 @@ ALERT_COLUMNS: tuple[Column, ...] = tuple(
 """``alerts --csv`` (:mod:`streams.cli.rules`): the stored alert's flat fields."""
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def write_csv(columns: Sequence[Column], rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     """One header row, then one row per item, quoted by the csv module.
 
     Quoting follows RFC 4180 (a newline in a post stays inside its quoted
-    cell); rows end in ``\\n``. Values are written as stored, so a script gets
-    the post exactly; only when the output is a terminal are control
-    characters written out (``\\x1b``), since there a post's escape sequences
-    would act on the screen.
+    cell); rows end in ``\\n``. A cell that a spreadsheet would evaluate as a
+    formula gets a leading ``'`` (:mod:`streams.cli.csv_cells`, the same rule as
+    the inbox's CSV); ``--json`` gives every value as stored. When the output
+    is a terminal, control characters are written out too (``\\x1b``), since
+    there a post's escape sequences would act on the screen.
     """
     clean: Callable[[str], str] = safe if out.isatty() else str
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([c.name for c in columns])
     for row in rows:
-        writer.writerow([clean(_cell(c.read(row))) for c in columns])
+        writer.writerow([clean(spreadsheet_text(c.read(row))) for c in columns])
 
 
 # --- conversations -----------------------------------------------------------------------

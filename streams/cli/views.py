@@ -48,6 +48,7 @@ from rich.text import Text
 
 from processors.profile import normalize_handle
 from streams.cli.console import plain
+from streams.cli.csv_cells import spreadsheet_text
 
 HandlingState = Literal["open", "assigned", "handled", "snoozed"]
 """What ``townsquare handle`` stored: reopened by hand, given to a person, done, or set aside."""
@@ -537,24 +538,6 @@ CSV_FIELDS: tuple[str, ...] = (
     "note",
 )
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text: public posts may start with ``=`` or ``@``.
-
-    A leading ``'`` keeps a spreadsheet from evaluating a post as a formula
-    (``=HYPERLINK(...)``); scripts that want the raw values read ``--json``.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        value = ";".join(str(v) for v in value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
 
 def inbox_csv(items: Iterable[InboxItem]) -> str:
     """A header and one row per item (RFC 4180 quoting)."""
@@ -563,7 +546,7 @@ def inbox_csv(items: Iterable[InboxItem]) -> str:
     writer.writerow(CSV_FIELDS)
     for item in items:
         record = inbox_record(item)
-        writer.writerow([_csv_cell(record[name]) for name in CSV_FIELDS])
+        writer.writerow([spreadsheet_text(record[name]) for name in CSV_FIELDS])
     return out.getvalue()
 
 

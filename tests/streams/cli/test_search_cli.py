@@ -497,3 +497,21 @@ def test_alerts_csv_is_the_json_output_in_columns(es: FakeEs, env: dict[str, str
     assert row == {k: "" if doc[k] is None else doc[k] for k in row}
     assert list(row) == [c.name for c in ALERT_COLUMNS]
     assert "--json and --csv" in _refused(_run(env, "alerts", "--json", "--csv"))
+
+
+def test_every_csv_keeps_a_post_that_looks_like_a_formula_as_text() -> None:
+    from streams.cli.csv_cells import spreadsheet_text
+    from streams.cli.views import inbox_csv  # noqa: F401  (it writes its cells with the same rule)
+
+    hostile = {**POST, "text": '=HYPERLINK("https://evil.example","win")'}
+    out = io.StringIO()
+    write_csv(POST_COLUMNS, [hostile], out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue(), newline=""))
+    assert row["text"] == "'" + hostile["text"]
+    for start in ("+", "-", "@", "\t"):
+        out = io.StringIO()
+        write_csv(POST_COLUMNS, [{**POST, "text": f"{start}1"}], out)
+        (row,) = csv.DictReader(io.StringIO(out.getvalue(), newline=""))
+        assert row["text"] == f"'{start}1"
+    assert spreadsheet_text("plain words") == "plain words"
+    assert spreadsheet_text(None) == "" and spreadsheet_text(["a", "b"]) == "a;b"

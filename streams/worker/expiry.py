@@ -9,15 +9,10 @@ thread's published view follows on ``conversations.state``: a null value for
 a dropped thread (the index stage deletes its document), the trimmed view
 for the rest, so the conversations index forgets whom the table forgot.
 
-A timer has no current event, so the changelog partition of each write is
-named explicitly (:func:`streams.worker.tables.source_partition`). It is the
-key's partition of ``posts.normalized``, which the producers chose with the
-Kafka default partitioner (murmur2 of the key bytes; Faust's aiokafka producer
-and the kafka-python one used by ``townsquare forget`` agree), so a key is
-written to the changelog partition it was recovered from.
-
-The walk yields to the event loop every :data:`CHUNK` keys, so the enrich
-agent keeps running; a key the agent changed in between is read afresh.
+The walk (:mod:`streams.worker.table_walk`) covers owned keys only, names
+each write's changelog partition itself (a timer has no current event; the
+key's partition of ``posts.normalized``), and yields to the event loop as it
+goes, so the enrich agent keeps running.
 
 The views are sent as the agents send (``topic.send``; a ``None`` value goes
 out as a Kafka null with the raw serializer). A timer commits no offsets, so
@@ -30,7 +25,6 @@ document is also deleted by ``townsquare retention apply`` (same rule, by
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -38,24 +32,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from schemas.models import message_headers
 from streams.steps.expiry import expire_stored
+from streams.worker.table_walk import owned_entries, owned_partitions, partition_count
 from streams.worker.tables import source_partition
 
 log = logging.getLogger("townsquare.enrich")
 
 EVERY = 3600.0
 """Seconds between sweeps: an hour is fine grain for a retention of days."""
-
-CHUNK = 500
-
-
-def key_partition(key: str, partitions: int) -> int:
-    """The partition the Kafka default partitioner gives ``key`` (UTF-8) among ``partitions``."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
-
 
 Publish = Callable[[str, bytes | None], Awaitable[Any]]
 """Send one thread's view (``None``: its tombstone) under its conversation id."""
@@ -79,27 +65,21 @@ async def sweep(
     Each changed thread's view (or tombstone) goes to ``publish`` after the
     table write, stamped ``now`` (default: the clock).
     """
-    mine = set(owned)
     stamp = now or datetime.now(UTC)
     outcomes: Counter[str] = Counter()
-    keys = [k for k in list(table.keys()) if key_partition(k, partitions) in mine]
-    for n, key in enumerate(keys, 1):
-        stored = table.get(key)
-        if stored is not None:
-            expired = expire_stored(stored, cutoff, stamp)
-            with source_partition(key_partition(key, partitions)):
-                if expired.drop:
-                    del table[key]
-                    outcomes["dropped"] += 1
-                elif expired.state is not None:
-                    table[key] = expired.state
-                    outcomes["trimmed"] += 1
+    async for key, part, stored in owned_entries(table, owned, partitions):
+        expired = expire_stored(stored, cutoff, stamp)
+        with source_partition(part):
             if expired.drop:
-                await publish(key, None)
-            elif expired.view is not None:
-                await publish(key, expired.view)
-        if n % CHUNK == 0:
-            await asyncio.sleep(0)
+                del table[key]
+                outcomes["dropped"] += 1
+            elif expired.state is not None:
+                table[key] = expired.state
+                outcomes["trimmed"] += 1
+        if expired.drop:
+            await publish(key, None)
+        elif expired.view is not None:
+            await publish(key, expired.view)
     return outcomes
 
 
@@ -125,10 +105,10 @@ def register_expiry(
 
     @app.timer(EVERY)
     async def expire_conversations() -> None:
-        owned = [tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic]
+        owned = owned_partitions(app, topic)
         if not owned:
             return
-        partitions = app.consumer.topic_partitions(topic) or app.conf.topic_partitions
+        partitions = partition_count(app, topic)
         cutoff = datetime.now(UTC) - timedelta(days=retention_days)
         outcomes = await sweep(table, owned, partitions, cutoff, publish=publish)
         if outcomes:

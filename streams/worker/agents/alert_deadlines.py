@@ -23,7 +23,6 @@ controlled clock; a worker uses the wall clock and a minute.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -40,17 +39,14 @@ from streams import topic_names as names
 from streams.metrics import ALERTS, MESSAGES, REPLIES_OVERDUE
 from streams.steps.deadlines import check, to_send, track
 from streams.worker.dead_letters import message_key, publish_dead_letter
-from streams.worker.expiry import key_partition
 from streams.worker.resources import Resources
+from streams.worker.table_walk import owned_entries, owned_partitions, partition_count
 from streams.worker.tables import Tables, source_partition
 from streams.worker.topics import Topics
 
 STAGE = "deadlines"
 EVERY = 60.0
 """Seconds between timer runs: a reply SLA is minutes to hours, a minute is fine grain."""
-CHUNK = 500
-"""Keys checked between yields to the event loop, so the agent keeps running during a walk."""
-
 log = logging.getLogger("townsquare.alert")
 
 Clock = Callable[[], datetime]
@@ -112,9 +108,7 @@ class DeadlineWatch:
 
     def owned(self) -> list[int]:
         """The partitions of ``conversations.state`` this worker owns actively."""
-        return [
-            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.source
-        ]
+        return owned_partitions(self.app, self.source)
 
     async def tick(self, owned: Iterable[int] | None = None) -> int:
         """Check every owned entry at ``clock()``; the number of alerts sent."""
@@ -124,40 +118,34 @@ class DeadlineWatch:
         config: DeadlineConfig = self.resources.rules.reply_deadlines
         if not config.enabled:
             return 0
-        partitions = (
-            self.app.consumer.topic_partitions(self.source) or self.app.conf.topic_partitions
-        )
+        partitions = partition_count(self.app, self.source)
         sla = self.resources.org.reply_sla_minutes
         kibana = self.resources.settings.kibana_base_url
         now = self.clock()
         sent = 0
         overdue: Counter[int] = Counter()
-        keys = [k for k in list(self.table.keys()) if key_partition(k, partitions) in mine]
-        for n, key in enumerate(keys, 1):
-            stored = self.table.get(key)
-            if stored is not None:
-                checked = check(stored, now, sla, config, kibana)
-                overdue[_level(checked.stored if checked.stored is not None else stored)] += 1
-                if checked.alert is not None and checked.stored is not None:
-                    out = to_send(checked.alert)
-                    fut = await self.topics.publish(names.ALERTS, out.key, out.value)
-                    await fut  # acknowledged before the level is stored
-                    with source_partition(key_partition(key, partitions)):
-                        self.table[key] = checked.stored
-                    sent += 1
-                    ALERTS.labels(rule=checked.alert.rule, severity=checked.alert.severity).inc()
-                    log.info(
-                        "reply deadline: %s",
-                        checked.alert.summary,
-                        extra={
-                            "stage": STAGE,
-                            "alert_id": checked.alert.id,
-                            "conversation_id": key,
-                            "severity": checked.alert.severity,
-                        },
-                    )
-            if n % CHUNK == 0:
-                await asyncio.sleep(0)
+        async for key, part, stored in owned_entries(self.table, mine, partitions):
+            checked = check(stored, now, sla, config, kibana)
+            overdue[_level(checked.stored if checked.stored is not None else stored)] += 1
+            if checked.alert is None or checked.stored is None:
+                continue
+            out = to_send(checked.alert)
+            fut = await self.topics.publish(names.ALERTS, out.key, out.value)
+            await fut  # acknowledged before the level is stored
+            with source_partition(part):
+                self.table[key] = checked.stored
+            sent += 1
+            ALERTS.labels(rule=checked.alert.rule, severity=checked.alert.severity).inc()
+            log.info(
+                "reply deadline: %s",
+                checked.alert.summary,
+                extra={
+                    "stage": STAGE,
+                    "alert_id": checked.alert.id,
+                    "conversation_id": key,
+                    "severity": checked.alert.severity,
+                },
+            )
         for level, name in OVERDUE_LEVELS.items():
             REPLIES_OVERDUE.labels(level=name).set(overdue[level])
         return sent

@@ -26,7 +26,6 @@ sent is stored, with the changelog partition named explicitly.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,8 +40,8 @@ from streams.metrics import ALERTS, MESSAGES
 from streams.steps.silence import Arrivals, arrival, arrive, check, summarise
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import message_key, publish_dead_letter
-from streams.worker.expiry import key_partition
 from streams.worker.resources import Resources
+from streams.worker.table_walk import owned_entries, owned_partitions, partition_count
 from streams.worker.tables import Tables, source_partition
 from streams.worker.topics import Topics
 
@@ -126,9 +125,7 @@ class SilenceWatch:
 
     def owned(self) -> list[int]:
         """The partitions of the arrivals topic (and so of the table) this worker owns actively."""
-        return [
-            tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.source
-        ]
+        return owned_partitions(self.app, self.source)
 
     async def tick(self, owned: Iterable[int] | None = None) -> int:
         """Check every owned source at ``clock()``; the number of alerts sent."""
@@ -136,15 +133,10 @@ class SilenceWatch:
         config = self.resources.rules.silence
         if not mine or not config.enabled:
             return 0
-        partitions = (
-            self.app.consumer.topic_partitions(self.source) or self.app.conf.topic_partitions
-        )
+        partitions = partition_count(self.app, self.source)
         now = self.clock()
         sent = 0
-        for key in [k for k in list(self.table.keys()) if key_partition(k, partitions) in mine]:
-            stored = self.table.get(key)
-            if stored is None:
-                continue
+        async for key, part, stored in owned_entries(self.table, mine, partitions):
             checked = check(stored, now, config)
             if checked.alert is None or checked.stored is None:
                 continue
@@ -152,7 +144,7 @@ class SilenceWatch:
                 names.ALERTS, f"source:{key}", checked.alert.model_dump_json().encode("utf-8")
             )
             await fut  # acknowledged before the state says it was sent
-            with source_partition(key_partition(key, partitions)):
+            with source_partition(part):
                 self.table[key] = checked.stored
             sent += 1
             ALERTS.labels(rule=checked.alert.rule, severity=checked.alert.severity).inc()
@@ -161,7 +153,6 @@ class SilenceWatch:
                 checked.alert.summary,
                 extra={"stage": STAGE, "alert_id": checked.alert.id, "source": key},
             )
-            await asyncio.sleep(0)
         return sent
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from processors.conversation import ConversationState, PostRef
 from schemas.models import ConversationView
 from streams.steps.expiry import expire_stored, platform_of
-from streams.worker.expiry import key_partition, sweep
+from streams.worker.expiry import sweep
+from streams.worker.table_walk import key_partition
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 CUTOFF = NOW - timedelta(days=30)

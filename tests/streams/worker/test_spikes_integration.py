@@ -35,7 +35,7 @@ from schemas.models import Alert
 from streams import topic_names as names
 from streams.cli.setup import run_setup
 from streams.sources.replay import replay_file
-from streams.worker.expiry import key_partition
+from streams.worker.table_walk import key_partition
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processors.adapters.common import may_hold_lone_surrogate
 from processors.enrich import enrich_post
 from processors.profile import Organisation
 from schemas.models import CanonicalPost, EnrichedPost
@@ -98,3 +99,24 @@ def test_whatever_the_fast_parse_accepts_the_careful_one_accepts_alike(
         except (ValueError, UnicodeDecodeError):
             pytest.fail("the fast parse accepted a value strict JSON refuses")
         assert careful == fast
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_text_a_post_can_hold_parses_the_same_both_ways(
+    enriched_values: list[bytes], data: st.DataObject
+) -> None:
+    """Valid JSON with arbitrary text (escaped or raw, surrogates included): the two agree."""
+    record = json.loads(data.draw(st.sampled_from(enriched_values)))
+    record["text"] = data.draw(st.text(max_size=200))
+    value = json.dumps(record, ensure_ascii=data.draw(st.booleans())).encode(
+        "utf-8", "surrogatepass"
+    )
+    fast = fast_enriched(value)
+    careful = decode(value).post
+    steps_aside = b"NaN" in value or b"Infinity" in value or may_hold_lone_surrogate(value)
+    if steps_aside:
+        assert fast is None
+    else:
+        assert fast is not None, "valid JSON with an ordinary text takes the fast path"
+        assert fast == careful

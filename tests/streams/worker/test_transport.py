@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable, Mapping
+from time import monotonic
 from types import SimpleNamespace
 from typing import Any
 
@@ -209,3 +211,83 @@ async def test_a_partition_never_committed_is_read_again_from_its_beginning(
 def test_the_worker_consumes_through_the_gap_safe_consumer() -> None:
     app = create_app(Settings(), ["normalize"])
     assert issubclass(app.transport.Consumer, GapSafeConsumer)
+
+
+def _fetched_then_reset(reset: bool) -> Any:
+    """aiokafka's own subscription state for ``P``: fetched from, then (if ``reset``) reset.
+
+    A fetch timestamp and a highwater mark make Faust's livelock check read the
+    partition's position; ``await_reset`` is what aiokafka's fetcher does on an
+    ``OffsetOutOfRange`` and what ``seek_to_beginning`` does.
+    """
+    from aiokafka import TopicPartition
+    from aiokafka.consumer.fetcher import OffsetResetStrategy
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    subscriptions = SubscriptionState()
+    subscriptions.subscribe({TOPIC})
+    aiotp = TopicPartition(TOPIC, 0)
+    subscriptions.assign_from_subscribed({aiotp})
+    state = subscriptions.subscription.assignment.state_value(aiotp)
+    state.seek(5)
+    state.timestamp = time.time() * 1000  # a fetch just now (milliseconds)
+    state.highwater = END
+    if reset:
+        state.await_reset(OffsetResetStrategy.EARLIEST)
+    return SimpleNamespace(_fetcher=SimpleNamespace(_subscriptions=subscriptions))
+
+
+async def _livelock_check(probe: type[faust_aiokafka.Consumer], reset: bool) -> None:
+    """One round of Faust's livelock check over ``P``, on aiokafka's own partition state."""
+    app = faust.App("townsquare-test-livelock", broker="kafka://127.0.0.1:1", autodiscover=False)
+    app.topics.acking_topics.add(TOPIC)
+
+    async def nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    consumer: Any = probe(
+        app.transport,
+        callback=nothing,
+        on_partitions_revoked=nothing,
+        on_partitions_assigned=nothing,
+    )
+    consumer._thread._consumer = _fetched_then_reset(reset)
+    consumer._thread.time_started = monotonic()
+    consumer.verify_event_path(monotonic(), P)
+
+
+LIVELOCK_PROBES = [
+    pytest.param(GapSafeConsumer, id="GapSafeConsumer"),
+    pytest.param(
+        faust_aiokafka.Consumer,
+        id="faust-Consumer",
+        marks=pytest.mark.xfail(
+            strict=True, raises=AssertionError, reason="aiokafka asserts on a reset position"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("probe", LIVELOCK_PROBES)
+async def test_the_livelock_check_survives_a_partition_awaiting_an_offset_reset(
+    probe: type[faust_aiokafka.Consumer],
+) -> None:
+    """Seen in the kill test under load: the check read the position of a partition
+    awaiting a reset, aiokafka asserted, and the worker crashed."""
+    await _livelock_check(probe, reset=True)
+
+
+async def test_the_livelock_check_still_reads_a_partition_with_a_position() -> None:
+    """The skip is only for a partition without a position: with one, Faust's check runs
+    (and reads the position, which the reset state would not allow)."""
+    seen: list[TP] = []
+
+    class Recording(GapSafeConsumer):
+        def _has_position(self, tp: TP) -> bool:
+            answer = super()._has_position(tp)
+            if answer:
+                seen.append(tp)
+            return answer
+
+    await _livelock_check(Recording, reset=False)
+    assert seen == [P]

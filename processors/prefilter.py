@@ -44,7 +44,7 @@ UNSAFE_CHARS = frozenset("\u0130\u0131\u017f\u212a\x1c\x1d\x1e\x1f")
 ``re`` itself, so a Python release that adds one fails the suite.
 """
 
-_NOTHING: frozenset[re.Pattern[str]] = frozenset()
+_NOTHING: frozenset[int] = frozenset()
 _UNSAFE = re.compile(f"[{''.join(sorted(UNSAFE_CHARS))}]")
 
 
@@ -61,8 +61,11 @@ class Scan:
 
     __slots__ = ("_ruled_out", "text")
 
-    def __init__(self, text: str, ruled_out: frozenset[re.Pattern[str]]) -> None:
+    def __init__(self, text: str, ruled_out: frozenset[int]) -> None:
         self.text = text
+        # Patterns by ``id()``: hashing an ``re.Pattern`` hashes its whole source and
+        # compiled code every time (about 2 µs for a lexicon), an int hashes free.
+        # The set holds every pattern it rules out, so no id here can be reused.
         self._ruled_out = ruled_out
 
     def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
@@ -70,13 +73,13 @@ class Scan:
 
         A pattern the set was not built with is always searched.
         """
-        if pattern in self._ruled_out:
+        if id(pattern) in self._ruled_out:
             return None
         return pattern.search(self.text)
 
     def could_match(self, pattern: re.Pattern[str]) -> bool:
         """False only when the prefilter proved ``pattern`` cannot match."""
-        return pattern not in self._ruled_out
+        return id(pattern) not in self._ruled_out
 
 
 class PatternSet:
@@ -84,9 +87,9 @@ class PatternSet:
 
     def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
         self.patterns: tuple[re.Pattern[str], ...] = tuple(dict.fromkeys(patterns))
-        self._known = frozenset(self.patterns)
-        self._always: frozenset[re.Pattern[str]] = self._known
-        self._by_id: tuple[re.Pattern[str], ...] = ()
+        self._known = frozenset(map(id, self.patterns))
+        self._always: frozenset[int] = self._known
+        self._by_id: tuple[int, ...] = ()  # Hyperscan's pattern number -> id() of the pattern
         self._db: Any | None = None
         self._local = threading.local()
         hs = _hyperscan()
@@ -112,12 +115,21 @@ class PatternSet:
         if db is None:
             return
         self._db = db
-        self._by_id = tuple(p for p, _, _ in usable)
+        self._by_id = tuple(id(p) for p, _, _ in usable)
         self._always = self._known - frozenset(self._by_id)
         self._hs = hs
 
     def candidates(self, text: str) -> frozenset[re.Pattern[str]] | None:
         """The patterns that could match ``text``; None means every one could."""
+        ids = self._candidate_ids(text)
+        return None if ids is None else frozenset(p for p in self.patterns if id(p) in ids)
+
+    def scan(self, text: str) -> Scan:
+        """``text`` with its candidates, for several ``search`` calls."""
+        ids = self._candidate_ids(text)
+        return Scan(text, _NOTHING if ids is None else self._known - ids)
+
+    def _candidate_ids(self, text: str) -> frozenset[int] | None:
         db = self._db
         if db is None or _UNSAFE.search(text) is not None:
             return None
@@ -128,12 +140,7 @@ class PatternSet:
         hits: list[int] = []
         db.scan(data, match_event_handler=_collect, context=hits, scratch=self._scratch())
         by_id = self._by_id
-        return self._always.union(by_id[i] for i in hits)
-
-    def scan(self, text: str) -> Scan:
-        """``text`` with its candidates, for several ``search`` calls."""
-        candidates = self.candidates(text)
-        return Scan(text, _NOTHING if candidates is None else self._known - candidates)
+        return self._always.union([by_id[i] for i in hits])
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)

@@ -291,3 +291,93 @@ async def test_the_livelock_check_still_reads_a_partition_with_a_position() -> N
 
     await _livelock_check(Recording, reset=False)
     assert seen == [P]
+
+
+def _consumer_with_copies(probe: type[faust_aiokafka.Consumer]) -> tuple[Any, Any, Any]:
+    """A consumer, its app and a ``posts.enriched``-like record delivered to three agents.
+
+    One agent processed its copy; the other two copies sit in their queues,
+    where a revocation's ``flow_control.clear()`` throws them away.
+    """
+    from faust.types.tuples import Message as FaustMessage
+    from mode.utils.queues import FlowControlQueue
+
+    from streams.worker.transport import gap_safe_transport
+
+    app = faust.App("townsquare-test-clear", broker="kafka://127.0.0.1:1", autodiscover=False)
+    app.transport = gap_safe_transport(app)  # what create_worker installs
+    app.topics.acking_topics.add(TOPIC)
+
+    async def nothing(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    consumer: Any = probe(
+        app.transport,
+        callback=nothing,
+        on_partitions_revoked=nothing,
+        on_partitions_assigned=nothing,
+    )
+    message = FaustMessage(TOPIC, 0, 7, 0.0, 0, [], None, b"{}", None)
+    message.incref(3)  # the conductor: one reference per subscribed channel
+    consumer._unacked_messages.add(message)  # the first agent took it: tracked
+    message.ack(consumer)  # ... and processed it
+    queues: list[FlowControlQueue[Any]] = [
+        FlowControlQueue(flow_control=app.flow_control, clear_on_resume=True) for _ in "ab"
+    ]
+    for queue in queues:
+        queue.put_nowait(SimpleNamespace(message=message))
+    return consumer, app, (message, queues)
+
+
+async def _wait_empty_within(consumer: Any, waiting: Any, seconds: float) -> None:
+    """Await ``waiting`` (its ``wait_empty``) for ``seconds``; TimeoutError if it still waits.
+
+    Faust's loop does not end on cancellation while it commits, so a wait that
+    overruns is ended the way a stopping worker ends it (``should_stop``).
+    """
+    done, _ = await asyncio.wait({waiting}, timeout=seconds)
+    if not done:
+        consumer._stopped.set()
+        await asyncio.wait_for(waiting, timeout=5)
+        raise TimeoutError(f"wait_empty still waiting after {seconds}s")
+    await waiting
+
+
+WAIT_PROBES = [
+    pytest.param(GapSafeConsumer, id="GapSafeConsumer"),
+    pytest.param(
+        faust_aiokafka.Consumer,
+        id="faust-Consumer",
+        marks=pytest.mark.xfail(
+            strict=True, raises=TimeoutError, reason="waits for copies nobody will ack"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("probe", WAIT_PROBES)
+async def test_a_revocation_does_not_wait_for_records_the_clear_threw_away(
+    probe: type[faust_aiokafka.Consumer],
+) -> None:
+    """Seen after a broker restart: every agent idle, ``wait_empty`` waiting for good for a
+    ``posts.enriched`` record at refcount 1."""
+    consumer, app, (message, queues) = _consumer_with_copies(probe)
+    app.flow_control.clear()  # Faust's _on_partitions_revoked, before wait_empty
+    assert all(queue.empty() for queue in queues)
+    await _wait_empty_within(consumer, asyncio.ensure_future(consumer.wait_empty()), 3)
+    assert not message.acked, "a record no agent processed must not count as done"
+    assert message not in consumer._unacked_messages
+
+
+async def test_a_revocation_still_waits_for_a_record_an_agent_is_processing() -> None:
+    """Only copies thrown away are let go: a copy still in an agent's hands is waited for."""
+    consumer, app, (message, queues) = _consumer_with_copies(GapSafeConsumer)
+    queues[0].get_nowait()  # the second agent took its copy and is working on it
+    app.flow_control.clear()  # the third agent's copy goes
+    waiting = asyncio.ensure_future(consumer.wait_empty())
+    await asyncio.sleep(1.5)
+    assert not waiting.done(), "left before the agent processing the record had acked it"
+    message.ack(consumer)  # the second agent is done; the third's copy was thrown away
+    assert message.refcount == 1 and not message.acked
+    await _wait_empty_within(consumer, waiting, 3)
+    assert message not in consumer._unacked_messages

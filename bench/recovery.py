@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -105,30 +104,24 @@ def _changelog_records(settings: Any) -> tuple[int, dict[str, int]]:
 def measure(posts: int, timeout: float) -> dict[str, Any]:
     """One size: fill the tables with ``posts`` posts, restart the worker, time the recovery."""
     import throughput as tb
+    from private_servers import private_env, set_env
 
     from streams.cli.run import start_worker, stop_worker
     from streams.cli.services import LocalServices, down, up
     from streams.cli.setup import run_setup
     from streams.es.client import sync_client
-    from streams.sample import COUNCIL_PROFILE, sample_path
     from streams.settings import Settings
     from streams.sources.replay import replay_file
 
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="townsquare-recovery-") as tmp:
-        env = {
-            "TOWNSQUARE_TOPIC_PREFIX": f"rec{tag}.",
-            "TOWNSQUARE_INDEX_PREFIX": f"rec{tag}",
-            "TOWNSQUARE_APP_ID": f"townsquare-rec-{tag}",
-            "TOWNSQUARE_KAFKA_GROUP_INSTANCE_ID": f"rec{tag}-0",
-            "TOWNSQUARE_METRICS_PORT": "0",
-            "TOWNSQUARE_DATA_DIR": str(Path(tmp) / "data"),
-            "TOWNSQUARE_LOCAL_KAFKA_PORT": "0",
-            "TOWNSQUARE_LOCAL_ES_PORT": "0",
-            "TOWNSQUARE_PROFILE_PATH": str(sample_path(COUNCIL_PROFILE)),
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
+        env = private_env(
+            f"rec{tag}",
+            f"townsquare-rec-{tag}",
+            Path(tmp),
+            TOWNSQUARE_KAFKA_GROUP_INSTANCE_ID=f"rec{tag}-0",
+        )
+        restore = set_env(env)
         settings = Settings()
         svc = LocalServices.from_settings(settings)
         started = up(svc) if settings.uses_local_services else False
@@ -176,11 +169,7 @@ def measure(posts: int, timeout: float) -> dict[str, Any]:
                 stop_worker(worker)
             if started:
                 down(svc)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            restore.stop()
 
 
 def _since(times: dict[str, float], start: float) -> float | None:

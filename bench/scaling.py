@@ -251,11 +251,12 @@ def run_config(
     Everything the configuration starts is stopped in ``finally``, also when
     it fails or runs out of time; the environment is restored.
     """
+    from private_servers import private_env, set_env
+
     from streams.cli.run import start_worker, stop_worker
     from streams.cli.services import LocalServices, down, running_pid, up
     from streams.cli.setup import run_setup
     from streams.es.client import sync_client
-    from streams.sample import COUNCIL_PROFILE, sample_path
     from streams.settings import Settings
     from streams.sources.replay import replay_file
     from streams.worker.roles import consumer_group, resolve
@@ -263,19 +264,13 @@ def run_config(
     deadline = time.monotonic() + timeout
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix=f"townsquare-scaling-{name}-") as tmp:
-        env = {
-            "TOWNSQUARE_TOPIC_PREFIX": f"scale{tag}.",
-            "TOWNSQUARE_INDEX_PREFIX": f"scale{tag}",
-            "TOWNSQUARE_APP_ID": f"townsquare-scaling-{name}-{tag}",
-            "TOWNSQUARE_TOPIC_PARTITIONS": str(partitions),
-            "TOWNSQUARE_METRICS_PORT": "0",  # the probe server binds every interface: off
-            "TOWNSQUARE_DATA_DIR": str(Path(tmp) / "data"),
-            "TOWNSQUARE_LOCAL_KAFKA_PORT": "0",
-            "TOWNSQUARE_LOCAL_ES_PORT": "0",
-            "TOWNSQUARE_PROFILE_PATH": str(sample_path(COUNCIL_PROFILE)),
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
+        env = private_env(
+            f"scale{tag}",
+            f"townsquare-scaling-{name}-{tag}",
+            Path(tmp),
+            TOWNSQUARE_TOPIC_PARTITIONS=str(partitions),
+        )
+        restore = set_env(env)
         settings = Settings()
         if not settings.uses_local_services:
             raise SystemExit(
@@ -390,11 +385,7 @@ def run_config(
                 es.close()
             if started:
                 down(svc)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            restore.stop()
 
 
 def _tails(workers: Sequence[subprocess.Popen[bytes]], logs: Sequence[Path]) -> str:

@@ -711,34 +711,21 @@ def bench_pipeline(
     same worker at half the rate just measured. It runs after the timed run's
     CPU and peak-memory figures are taken, so those stay the full-load ones.
     """
+    from private_servers import private_env, set_env
     from rich.console import Console
 
     from streams.cli.run import start_worker, stop_worker
     from streams.cli.services import LocalServices, down, running_pid, up
     from streams.cli.setup import run_setup
     from streams.es.client import sync_client
-    from streams.sample import COUNCIL_PROFILE, sample_path
     from streams.settings import Settings
     from streams.sources.replay import replay_file
 
     console = Console(stderr=True)
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="townsquare-bench-") as tmp:
-        env = {
-            "TOWNSQUARE_TOPIC_PREFIX": f"bench{tag}.",
-            "TOWNSQUARE_INDEX_PREFIX": f"bench{tag}",
-            "TOWNSQUARE_APP_ID": f"townsquare-bench-{tag}",
-            "TOWNSQUARE_METRICS_PORT": "0",
-            # Private servers: the bench neither reuses nor stops anyone else's.
-            "TOWNSQUARE_DATA_DIR": str(Path(tmp) / "data"),
-            "TOWNSQUARE_LOCAL_KAFKA_PORT": "0",
-            "TOWNSQUARE_LOCAL_ES_PORT": "0",
-            # The profile the in-process stages score for, named on purpose (a worker refuses
-            # to fall back to the sample profile silently).
-            "TOWNSQUARE_PROFILE_PATH": str(sample_path(COUNCIL_PROFILE)),
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
+        env = private_env(f"bench{tag}", f"townsquare-bench-{tag}", Path(tmp))
+        restore = set_env(env)
         settings = Settings()
         svc = LocalServices.from_settings(settings)
         started = False
@@ -842,11 +829,7 @@ def bench_pipeline(
                 es.close()
             if started:
                 down(svc)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            restore.stop()
 
 
 def _write_jsonl(path: Path, posts: Iterable[dict[str, Any]]) -> None:

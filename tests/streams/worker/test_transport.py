@@ -125,6 +125,22 @@ async def _until(condition: Any) -> None:
     raise AssertionError("the replay did not get there")
 
 
+async def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _consumer(
+    probe: type[faust_aiokafka.Consumer], app: faust.App, callback: Any = _nothing
+) -> Any:
+    """``probe`` on ``app``'s transport, with no rebalance callbacks of its own."""
+    return probe(
+        app.transport,
+        callback=callback,
+        on_partitions_revoked=_nothing,
+        on_partitions_assigned=_nothing,
+    )
+
+
 async def _replay(
     probe: type[faust_aiokafka.Consumer], committed: int | None
 ) -> tuple[list[int], int | None]:
@@ -134,15 +150,7 @@ async def _replay(
     start = committed or 0
     stream = Stream(hold=start + HELD)
 
-    async def nothing(*args: Any, **kwargs: Any) -> None:
-        return None
-
-    consumer: Any = probe(
-        app.transport,
-        callback=stream.deliver,
-        on_partitions_revoked=nothing,
-        on_partitions_assigned=nothing,
-    )
+    consumer: Any = _consumer(probe, app, stream.deliver)
     consumer.committed, consumer.fetch_at = committed, start
     consumer.resume_partitions({P})  # assigned, and resumed as the recovery does
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
@@ -242,15 +250,7 @@ async def _livelock_check(probe: type[faust_aiokafka.Consumer], reset: bool) -> 
     app = faust.App("townsquare-test-livelock", broker="kafka://127.0.0.1:1", autodiscover=False)
     app.topics.acking_topics.add(TOPIC)
 
-    async def nothing(*args: Any, **kwargs: Any) -> None:
-        return None
-
-    consumer: Any = probe(
-        app.transport,
-        callback=nothing,
-        on_partitions_revoked=nothing,
-        on_partitions_assigned=nothing,
-    )
+    consumer: Any = _consumer(probe, app)
     consumer._thread._consumer = _fetched_then_reset(reset)
     consumer._thread.time_started = monotonic()
     consumer.verify_event_path(monotonic(), P)
@@ -308,15 +308,7 @@ def _consumer_with_copies(probe: type[faust_aiokafka.Consumer]) -> tuple[Any, An
     app.transport = gap_safe_transport(app)  # what create_worker installs
     app.topics.acking_topics.add(TOPIC)
 
-    async def nothing(*args: Any, **kwargs: Any) -> None:
-        return None
-
-    consumer: Any = probe(
-        app.transport,
-        callback=nothing,
-        on_partitions_revoked=nothing,
-        on_partitions_assigned=nothing,
-    )
+    consumer: Any = _consumer(probe, app)
     message = FaustMessage(TOPIC, 0, 7, 0.0, 0, [], None, b"{}", None)
     message.incref(3)  # the conductor: one reference per subscribed channel
     consumer._unacked_messages.add(message)  # the first agent took it: tracked

@@ -49,6 +49,7 @@ __all__ = [
     "alert_actions",
     "alert_document",
     "decode",
+    "expire_throttle",
     "raise_alerts",
     "summary",
 ]
@@ -88,6 +89,34 @@ def load_throttle(value: Any) -> ThrottleState:
         return ThrottleState.model_validate(value)
     except ValidationError:
         return ThrottleState()
+
+
+class ThrottleExpiry(NamedTuple):
+    """What the retention sweep does to one conversation's throttle state."""
+
+    drop: bool = False
+    """Nothing in it is recent enough: delete the entry (a changelog tombstone)."""
+    state: ThrottleState | None = None
+    """The state without its old firings, when some went and some stay; else None."""
+
+
+def expire_throttle(value: Any, cutoff: datetime) -> ThrottleExpiry:
+    """Forget the firings before ``cutoff`` (now minus the retention period).
+
+    Without a sweep the table kept one entry per conversation ever alerted on,
+    with a post id in it, for good. A firing that old throttles nothing any
+    more (every rule's ``throttle`` is far shorter than a retention period),
+    so forgetting it changes no alert; a redelivered old post raises its alert
+    under the same id again, which the index and notifiers take once. An
+    unreadable value goes too (:func:`load_throttle` reads it as empty).
+    """
+    state = load_throttle(value)
+    kept = {rule: fired for rule, fired in state.fired.items() if fired.at >= cutoff}
+    if not kept:
+        return ThrottleExpiry(drop=True)
+    if len(kept) == len(state.fired):
+        return ThrottleExpiry()
+    return ThrottleExpiry(state=ThrottleState(fired=kept))
 
 
 class Decoded(NamedTuple):

@@ -34,6 +34,7 @@ from typing import Any
 import faust
 
 from schemas.models import message_headers
+from streams.steps.alert import expire_throttle
 from streams.steps.expiry import expire_stored
 from streams.worker.table_walk import owned_entries, owned_partitions, partition_count
 from streams.worker.tables import source_partition
@@ -95,7 +96,6 @@ def register_expiry(
     ``views`` is ``conversations.state``, where the sweep publishes what it
     changed; without it the sweep changes the table only.
     """
-    topic = source.get_topic_name()
 
     async def publish(key: str, value: bytes | None) -> None:
         if views is not None:
@@ -103,13 +103,7 @@ def register_expiry(
                 key=key, value=value, headers=message_headers(value, "conversation_view")
             )
 
-    @app.timer(EVERY)
-    async def expire_conversations() -> None:
-        owned = owned_partitions(app, topic)
-        if not owned:
-            return
-        partitions = partition_count(app, topic)
-        cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> None:
         outcomes = await sweep(table, owned, partitions, cutoff, publish=publish)
         if outcomes:
             log.info(
@@ -118,3 +112,61 @@ def register_expiry(
                 outcomes["trimmed"],
                 extra={"stage": "enrich", **outcomes},
             )
+
+    retention_timer(app, source, retention_days, expire, "expire_conversations")
+
+
+async def sweep_throttle(
+    table: Any, owned: Iterable[int], partitions: int, cutoff: datetime
+) -> Counter[str]:
+    """Forget the alert firings before ``cutoff`` in ``table``'s owned entries; counts."""
+    outcomes: Counter[str] = Counter()
+    async for key, part, stored in owned_entries(table, owned, partitions):
+        expired = expire_throttle(stored, cutoff)
+        with source_partition(part):
+            if expired.drop:
+                del table[key]
+                outcomes["dropped"] += 1
+            elif expired.state is not None:
+                table[key] = expired.state.model_dump(mode="json")
+                outcomes["trimmed"] += 1
+    return outcomes
+
+
+def register_throttle_expiry(
+    app: faust.App, source: faust.TopicT, table: Any, retention_days: int
+) -> None:
+    """Declare the alert role's sweep of its throttle table (fed by ``source``) on ``app``."""
+
+    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> None:
+        outcomes = await sweep_throttle(table, owned, partitions, cutoff)
+        if outcomes:
+            log.info(
+                "alert throttle entries past retention: %d dropped, %d trimmed",
+                outcomes["dropped"],
+                outcomes["trimmed"],
+                extra={"stage": "alert", **outcomes},
+            )
+
+    retention_timer(app, source, retention_days, expire, "expire_alert_throttle")
+
+
+Expire = Callable[[list[int], int, datetime], Awaitable[None]]
+"""One sweep: the owned partitions, the partition count and the retention cutoff."""
+
+
+def retention_timer(
+    app: faust.App, source: faust.TopicT, retention_days: int, expire: Expire, name: str
+) -> None:
+    """Every :data:`EVERY` seconds, ``expire`` this worker's partitions of ``source``'s tables."""
+    topic = source.get_topic_name()
+
+    async def tick() -> None:
+        owned = owned_partitions(app, topic)
+        if not owned:
+            return
+        cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+        await expire(owned, partition_count(app, topic), cutoff)
+
+    tick.__name__ = tick.__qualname__ = name  # Faust names a timer after its function
+    app.timer(EVERY)(tick)

@@ -25,6 +25,7 @@ from streams.metrics import ALERTS, BATCH_SIZE, MESSAGES, STAGE_LATENCY
 from streams.steps.alert import decode, raise_alerts
 from streams.worker.agents import batch_agent
 from streams.worker.dead_letters import publish_dead_letter
+from streams.worker.expiry import register_throttle_expiry
 from streams.worker.resources import Resources
 from streams.worker.tables import Tables, source_partition
 from streams.worker.topics import Topics
@@ -102,8 +103,12 @@ class AlertBatches:
 
 
 def register(app: faust.App, topics: Topics, tables: Tables, resources: Resources) -> AgentT:
-    """Declare the alert agent and its throttle table on ``app``; rules load at warm-up."""
+    """Declare the alert agent, its throttle table and that table's retention sweep on ``app``.
+
+    Rules load at warm-up.
+    """
     settings = resources.settings
+    register_throttle_expiry(app, topics.enriched, tables.alert_throttle, settings.retention_days)
     return batch_agent(
         app,
         topics.enriched,

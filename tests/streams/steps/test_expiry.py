@@ -9,8 +9,9 @@ from typing import Any
 
 from processors.conversation import ConversationState, PostRef
 from schemas.models import ConversationView
+from streams.steps.alert import Fired, ThrottleExpiry, ThrottleState, expire_throttle
 from streams.steps.expiry import expire_stored, platform_of
-from streams.worker.expiry import sweep
+from streams.worker.expiry import sweep, sweep_throttle
 from streams.worker.table_walk import key_partition
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -111,3 +112,47 @@ def test_key_partition_is_the_kafka_default_partitioner() -> None:
         expected = DefaultPartitioner()(key.encode(), list(range(6)), list(range(6)))
         assert key_partition(key, 6) == expected
         assert key_partition(key, 6) == (murmur2(key.encode()) & 0x7FFFFFFF) % 6
+
+
+def _throttle(**fired_days_ago: int) -> dict[str, Any]:
+    """A throttle-table value as the alert stage stores it: rule -> fired that many days ago."""
+    return ThrottleState(
+        fired={
+            rule: Fired(at=NOW - timedelta(days=days), post_id=f"x:{rule}")
+            for rule, days in fired_days_ago.items()
+        }
+    ).model_dump(mode="json")
+
+
+def test_a_throttle_entry_with_only_old_firings_is_dropped() -> None:
+    assert expire_throttle(_throttle(complaint=40, press=31), CUTOFF) == ThrottleExpiry(drop=True)
+
+
+def test_a_throttle_entry_keeps_its_recent_firings_and_forgets_the_old() -> None:
+    expired = expire_throttle(_throttle(complaint=40, press=1), CUTOFF)
+    assert not expired.drop and expired.state is not None
+    assert list(expired.state.fired) == ["press"]
+    assert expire_throttle(_throttle(press=1), CUTOFF) == ThrottleExpiry()  # nothing to change
+
+
+def test_an_unreadable_throttle_entry_is_dropped() -> None:
+    assert expire_throttle({"fired": "not a mapping"}, CUTOFF).drop
+
+
+def test_the_throttle_sweep_forgets_old_firings_in_owned_partitions_only() -> None:
+    keys = [f"mastodon:t{n}" for n in range(40)]
+    table: dict[str, Any] = {
+        key: _throttle(complaint=40, press=n % 2) for n, key in enumerate(keys)
+    }
+    table["mastodon:stale"] = _throttle(complaint=90)
+    owned = {0, 1}
+    mine = [k for k in table if key_partition(k, 4) in owned]
+    outcomes = asyncio.run(sweep_throttle(table, owned, 4, CUTOFF))
+    assert outcomes["trimmed"] == sum(1 for k in mine if k != "mastodon:stale")
+    assert outcomes["dropped"] == (1 if "mastodon:stale" in mine else 0)
+    for key in mine:
+        if key != "mastodon:stale":
+            assert list(table[key]["fired"]) == ["press"]
+    for key in set(table) - set(mine):
+        assert "complaint" in table[key]["fired"], "a partition it does not own was touched"
+    assert ("mastodon:stale" in table) == ("mastodon:stale" not in mine)

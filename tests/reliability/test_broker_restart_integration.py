@@ -7,6 +7,11 @@ producer must ride out the outage (it retries within its delivery timeout)
 and finish without error; the worker must reconnect without a restart of its
 own; and every post must end up indexed exactly once. This test starts its
 own local servers, because it restarts the broker.
+
+The recovery after the broker comes back used to hang in Faust's
+``Consumer.wait_empty``, waiting for a ``posts.enriched`` record that the
+revocation had cleared from the other agents' queues
+(:class:`streams.worker.transport.ClearingFlowControl`).
 """
 
 from __future__ import annotations
@@ -23,11 +28,7 @@ from support import Servers, canonical_post, indexed_ids, isolated, running_work
 from streams.cli.setup import run_setup
 from streams.sources.replay import ReplayReport, replay_file
 
-# Not yet kept on every run. The recovery after the broker comes back no longer skips
-# records (streams.worker.transport), but its rebalance can hang in Faust's
-# Consumer.wait_empty, waiting for a posts.enriched message that one of the topic's
-# several agents will never ack (README, Known limits).
-pytestmark = [pytest.mark.integration, pytest.mark.known_gap, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 POSTS = 600
 RATE = 60.0

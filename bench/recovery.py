@@ -121,7 +121,7 @@ def measure(posts: int, timeout: float) -> dict[str, Any]:
             Path(tmp),
             TOWNSQUARE_KAFKA_GROUP_INSTANCE_ID=f"rec{tag}-0",
         )
-        restore = set_env(env)
+        env_patch = set_env(env)
         settings = Settings()
         svc = LocalServices.from_settings(settings)
         started = up(svc) if settings.uses_local_services else False
@@ -169,7 +169,7 @@ def measure(posts: int, timeout: float) -> dict[str, Any]:
                 stop_worker(worker)
             if started:
                 down(svc)
-            restore.stop()
+            env_patch.stop()
 
 
 def _since(times: dict[str, float], start: float) -> float | None:

@@ -270,7 +270,7 @@ def run_config(
             Path(tmp),
             TOWNSQUARE_TOPIC_PARTITIONS=str(partitions),
         )
-        restore = set_env(env)
+        env_patch = set_env(env)
         settings = Settings()
         if not settings.uses_local_services:
             raise SystemExit(
@@ -385,7 +385,7 @@ def run_config(
                 es.close()
             if started:
                 down(svc)
-            restore.stop()
+            env_patch.stop()
 
 
 def _tails(workers: Sequence[subprocess.Popen[bytes]], logs: Sequence[Path]) -> str:

@@ -725,7 +725,7 @@ def bench_pipeline(
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="townsquare-bench-") as tmp:
         env = private_env(f"bench{tag}", f"townsquare-bench-{tag}", Path(tmp))
-        restore = set_env(env)
+        env_patch = set_env(env)
         settings = Settings()
         svc = LocalServices.from_settings(settings)
         started = False
@@ -829,7 +829,7 @@ def bench_pipeline(
                 es.close()
             if started:
                 down(svc)
-            restore.stop()
+            env_patch.stop()
 
 
 def _write_jsonl(path: Path, posts: Iterable[dict[str, Any]]) -> None:

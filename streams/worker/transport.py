@@ -90,6 +90,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import faust
 from aiokafka import TopicPartition
@@ -108,7 +109,6 @@ class GapSafeConsumer(faust_aiokafka.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cleared: dict[int, tuple[Message, int]] = {}  # during wait_empty only
         self._let_go = Event()
         self._let_go.set()
 
@@ -125,13 +125,8 @@ class GapSafeConsumer(faust_aiokafka.Consumer):
 
     async def wait_empty(self) -> None:
         """Faust's wait for the records in process, without those no stream holds any more."""
-        flow = self.app.flow_control
-        self._cleared = flow.take_cleared() if isinstance(flow, ClearingFlowControl) else {}
-        try:
-            self.let_go_of_cleared()
-            await super().wait_empty()
-        finally:
-            self._cleared = {}
+        self.let_go_of_cleared()
+        await super().wait_empty()
 
     def _clean_unacked_messages(self) -> None:
         """Each turn of Faust's wait: forget the acked records, and those no stream holds."""
@@ -144,11 +139,14 @@ class GapSafeConsumer(faust_aiokafka.Consumer):
         They stay unacked: the commit does not pass them and the next seek
         reads them again. Returns them, for the log and for tests.
         """
-        cleared = self._cleared
+        flow = self.app.flow_control
+        if not isinstance(flow, ClearingFlowControl):
+            return []
+        cleared = flow.cleared
         dropped = [
             message
             for message in list(self._unacked_messages)
-            if not message.acked and 0 < message.refcount <= cleared.get(id(message), (None, 0))[1]
+            if not message.acked and 0 < message.refcount <= cleared.get(message, 0)
         ]
         for message in dropped:
             self._unacked_messages.discard(message)
@@ -211,8 +209,8 @@ class ClearingFlowControl(FlowControlEvent):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # id(message) -> (the message, kept so its id is not reused; copies thrown away)
-        self._cleared: dict[int, tuple[Message, int]] = {}
+        self.cleared: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
+        """Per record, the copies clears threw away; an entry goes with its record."""
 
     def clear(self) -> None:
         """Empty every managed queue, noting each record copy that goes."""
@@ -220,14 +218,8 @@ class ClearingFlowControl(FlowControlEvent):
             for item in list(queue._queue):  # type: ignore[attr-defined]  # asyncio.Queue's deque
                 message = getattr(item, "message", None)
                 if message is not None:
-                    _, copies = self._cleared.get(id(message), (message, 0))
-                    self._cleared[id(message)] = (message, copies + 1)
+                    self.cleared[message] = self.cleared.get(message, 0) + 1
         super().clear()
-
-    def take_cleared(self) -> dict[int, tuple[Message, int]]:
-        """The copies thrown away per record (by ``id``) since the last call, and forget them."""
-        cleared, self._cleared = self._cleared, {}
-        return cleared
 
 
 class GapSafeTransport(faust_aiokafka.Transport):

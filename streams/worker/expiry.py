@@ -103,17 +103,12 @@ def register_expiry(
                 key=key, value=value, headers=message_headers(value, "conversation_view")
             )
 
-    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> None:
-        outcomes = await sweep(table, owned, partitions, cutoff, publish=publish)
-        if outcomes:
-            log.info(
-                "conversation states past retention: %d dropped, %d trimmed",
-                outcomes["dropped"],
-                outcomes["trimmed"],
-                extra={"stage": "enrich", **outcomes},
-            )
+    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> Counter[str]:
+        return await sweep(table, owned, partitions, cutoff, publish=publish)
 
-    retention_timer(app, source, retention_days, expire, "expire_conversations")
+    retention_timer(
+        app, source, retention_days, expire, "expire_conversations", "conversation states", "enrich"
+    )
 
 
 async def sweep_throttle(
@@ -138,27 +133,38 @@ def register_throttle_expiry(
 ) -> None:
     """Declare the alert role's sweep of its throttle table (fed by ``source``) on ``app``."""
 
-    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> None:
-        outcomes = await sweep_throttle(table, owned, partitions, cutoff)
-        if outcomes:
-            log.info(
-                "alert throttle entries past retention: %d dropped, %d trimmed",
-                outcomes["dropped"],
-                outcomes["trimmed"],
-                extra={"stage": "alert", **outcomes},
-            )
+    async def expire(owned: list[int], partitions: int, cutoff: datetime) -> Counter[str]:
+        return await sweep_throttle(table, owned, partitions, cutoff)
 
-    retention_timer(app, source, retention_days, expire, "expire_alert_throttle")
+    retention_timer(
+        app,
+        source,
+        retention_days,
+        expire,
+        "expire_alert_throttle",
+        "alert throttle entries",
+        "alert",
+    )
 
 
-Expire = Callable[[list[int], int, datetime], Awaitable[None]]
-"""One sweep: the owned partitions, the partition count and the retention cutoff."""
+Expire = Callable[[list[int], int, datetime], Awaitable[Counter[str]]]
+"""One sweep: the owned partitions, the partition count and the retention cutoff in; the
+entries ``dropped`` and ``trimmed`` out."""
 
 
 def retention_timer(
-    app: faust.App, source: faust.TopicT, retention_days: int, expire: Expire, name: str
+    app: faust.App,
+    source: faust.TopicT,
+    retention_days: int,
+    expire: Expire,
+    name: str,
+    what: str,
+    stage: str,
 ) -> None:
-    """Every :data:`EVERY` seconds, ``expire`` this worker's partitions of ``source``'s tables."""
+    """Every :data:`EVERY` seconds, ``expire`` this worker's partitions of ``source``'s tables.
+
+    ``name`` is the timer's, ``what`` the entries' in the log line, ``stage`` the role's.
+    """
     topic = source.get_topic_name()
 
     async def tick() -> None:
@@ -166,7 +172,15 @@ def retention_timer(
         if not owned:
             return
         cutoff = datetime.now(UTC) - timedelta(days=retention_days)
-        await expire(owned, partition_count(app, topic), cutoff)
+        outcomes = await expire(owned, partition_count(app, topic), cutoff)
+        if outcomes:
+            log.info(
+                "%s past retention: %d dropped, %d trimmed",
+                what,
+                outcomes["dropped"],
+                outcomes["trimmed"],
+                extra={"stage": stage, **outcomes},
+            )
 
     tick.__name__ = tick.__qualname__ = name  # Faust names a timer after its function
     app.timer(EVERY)(tick)

@@ -256,16 +256,19 @@ async def _livelock_check(probe: type[faust_aiokafka.Consumer], reset: bool) -> 
     consumer.verify_event_path(monotonic(), P)
 
 
-LIVELOCK_PROBES = [
-    pytest.param(GapSafeConsumer, id="GapSafeConsumer"),
-    pytest.param(
-        faust_aiokafka.Consumer,
-        id="faust-Consumer",
-        marks=pytest.mark.xfail(
-            strict=True, raises=AssertionError, reason="aiokafka asserts on a reset position"
+def _against_faust(raises: type[BaseException], reason: str) -> list[Any]:
+    """GapSafeConsumer, and Faust's own consumer as a strict xfail raising ``raises``."""
+    return [
+        pytest.param(GapSafeConsumer, id="GapSafeConsumer"),
+        pytest.param(
+            faust_aiokafka.Consumer,
+            id="faust-Consumer",
+            marks=pytest.mark.xfail(strict=True, raises=raises, reason=reason),
         ),
-    ),
-]
+    ]
+
+
+LIVELOCK_PROBES = _against_faust(AssertionError, "aiokafka asserts on a reset position")
 
 
 @pytest.mark.parametrize("probe", LIVELOCK_PROBES)
@@ -335,16 +338,7 @@ async def _wait_empty_within(consumer: Any, waiting: Any, seconds: float) -> Non
     await waiting
 
 
-WAIT_PROBES = [
-    pytest.param(GapSafeConsumer, id="GapSafeConsumer"),
-    pytest.param(
-        faust_aiokafka.Consumer,
-        id="faust-Consumer",
-        marks=pytest.mark.xfail(
-            strict=True, raises=TimeoutError, reason="waits for copies nobody will ack"
-        ),
-    ),
-]
+WAIT_PROBES = _against_faust(TimeoutError, "waits for copies nobody will ack")
 
 
 @pytest.mark.parametrize("probe", WAIT_PROBES)

@@ -38,6 +38,7 @@ from processors.rules_file import Rule
 from schemas.models import Alert, Condition, EnrichedPost, PostDeleted
 from streams.steps.collapse import Collapsed
 from streams.steps.enriched_fast import fast_enriched
+from streams.steps.expiry import Expired
 from streams.steps.outputs import Rejected, Send
 from streams.topic_names import ALERTS
 
@@ -91,16 +92,7 @@ def load_throttle(value: Any) -> ThrottleState:
         return ThrottleState()
 
 
-class ThrottleExpiry(NamedTuple):
-    """What the retention sweep does to one conversation's throttle state."""
-
-    drop: bool = False
-    """Nothing in it is recent enough: delete the entry (a changelog tombstone)."""
-    state: ThrottleState | None = None
-    """The state without its old firings, when some went and some stay; else None."""
-
-
-def expire_throttle(value: Any, cutoff: datetime) -> ThrottleExpiry:
+def expire_throttle(value: Any, cutoff: datetime) -> Expired:
     """Forget the firings before ``cutoff`` (now minus the retention period).
 
     Without a sweep the table kept one entry per conversation ever alerted on,
@@ -113,10 +105,10 @@ def expire_throttle(value: Any, cutoff: datetime) -> ThrottleExpiry:
     state = load_throttle(value)
     kept = {rule: fired for rule, fired in state.fired.items() if fired.at >= cutoff}
     if not kept:
-        return ThrottleExpiry(drop=True)
+        return Expired(drop=True, state=None)
     if len(kept) == len(state.fired):
-        return ThrottleExpiry()
-    return ThrottleExpiry(state=ThrottleState(fired=kept))
+        return Expired(drop=False, state=None)
+    return Expired(drop=False, state=ThrottleState(fired=kept).model_dump(mode="json"))
 
 
 class Decoded(NamedTuple):

@@ -35,7 +35,7 @@ import faust
 
 from schemas.models import message_headers
 from streams.steps.alert import expire_throttle
-from streams.steps.expiry import expire_stored
+from streams.steps.expiry import Expired, expire_stored
 from streams.worker.table_walk import owned_entries, owned_partitions, partition_count
 from streams.worker.tables import source_partition
 
@@ -67,9 +67,35 @@ async def sweep(
     table write, stamped ``now`` (default: the clock).
     """
     stamp = now or datetime.now(UTC)
+    return await expire_entries(
+        table, owned, partitions, lambda stored: expire_stored(stored, cutoff, stamp), publish
+    )
+
+
+async def sweep_throttle(
+    table: Any, owned: Iterable[int], partitions: int, cutoff: datetime
+) -> Counter[str]:
+    """Forget the alert firings before ``cutoff`` in ``table``'s owned entries; counts."""
+    return await expire_entries(
+        table, owned, partitions, lambda stored: expire_throttle(stored, cutoff)
+    )
+
+
+async def expire_entries(
+    table: Any,
+    owned: Iterable[int],
+    partitions: int,
+    judge: Callable[[Any], Expired],
+    publish: Publish = _publish_nothing,
+) -> Counter[str]:
+    """Apply ``judge`` to each owned entry: delete, rewrite or leave it; counts by outcome.
+
+    A deleted key publishes a tombstone, a rewritten one its ``view`` if the
+    judge gave one.
+    """
     outcomes: Counter[str] = Counter()
     async for key, part, stored in owned_entries(table, owned, partitions):
-        expired = expire_stored(stored, cutoff, stamp)
+        expired = judge(stored)
         with source_partition(part):
             if expired.drop:
                 del table[key]
@@ -109,23 +135,6 @@ def register_expiry(
     retention_timer(
         app, source, retention_days, expire, "expire_conversations", "conversation states", "enrich"
     )
-
-
-async def sweep_throttle(
-    table: Any, owned: Iterable[int], partitions: int, cutoff: datetime
-) -> Counter[str]:
-    """Forget the alert firings before ``cutoff`` in ``table``'s owned entries; counts."""
-    outcomes: Counter[str] = Counter()
-    async for key, part, stored in owned_entries(table, owned, partitions):
-        expired = expire_throttle(stored, cutoff)
-        with source_partition(part):
-            if expired.drop:
-                del table[key]
-                outcomes["dropped"] += 1
-            elif expired.state is not None:
-                table[key] = expired.state.model_dump(mode="json")
-                outcomes["trimmed"] += 1
-    return outcomes
 
 
 def register_throttle_expiry(

@@ -9,8 +9,8 @@ from typing import Any
 
 from processors.conversation import ConversationState, PostRef
 from schemas.models import ConversationView
-from streams.steps.alert import Fired, ThrottleExpiry, ThrottleState, expire_throttle
-from streams.steps.expiry import expire_stored, platform_of
+from streams.steps.alert import Fired, ThrottleState, expire_throttle
+from streams.steps.expiry import Expired, expire_stored, platform_of
 from streams.worker.expiry import sweep, sweep_throttle
 from streams.worker.table_walk import key_partition
 
@@ -125,14 +125,15 @@ def _throttle(**fired_days_ago: int) -> dict[str, Any]:
 
 
 def test_a_throttle_entry_with_only_old_firings_is_dropped() -> None:
-    assert expire_throttle(_throttle(complaint=40, press=31), CUTOFF) == ThrottleExpiry(drop=True)
+    assert expire_throttle(_throttle(complaint=40, press=31), CUTOFF) == Expired(True, None)
 
 
 def test_a_throttle_entry_keeps_its_recent_firings_and_forgets_the_old() -> None:
     expired = expire_throttle(_throttle(complaint=40, press=1), CUTOFF)
     assert not expired.drop and expired.state is not None
-    assert list(expired.state.fired) == ["press"]
-    assert expire_throttle(_throttle(press=1), CUTOFF) == ThrottleExpiry()  # nothing to change
+    assert list(expired.state["fired"]) == ["press"]
+    assert ThrottleState.model_validate(expired.state).fired["press"].post_id == "x:press"
+    assert expire_throttle(_throttle(press=1), CUTOFF) == Expired(False, None)  # nothing to do
 
 
 def test_an_unreadable_throttle_entry_is_dropped() -> None:

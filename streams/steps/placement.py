@@ -9,9 +9,9 @@ write index. Given where each id is held (``{id: [concrete indices]}``, from
 :func:`streams.es.holders.holders`), this step aims every action at the copies:
 
 * a delete becomes one delete per index holding the id. Held nowhere, it
-  still goes through the write alias: search is near-real-time, so a post
-  indexed moments ago (in the write index) is not found by the lookup yet,
-  and a 404 there only means it was already gone.
+  still goes through the write alias, where a post would have been written
+  since the lookup (or by a batch in flight beside it), and a 404 there only
+  means it was already gone.
 * an index (a post, an edit, a replay) goes into the index that already holds
   the id, the newest one by numeric suffix, so the post keeps a single copy
   and last write wins within it; every other copy (duplicates an earlier

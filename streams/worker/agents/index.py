@@ -3,7 +3,7 @@
 Events are taken in batches and collapsed to one action per post id
 (:func:`streams.steps.collapse.collapse`, last write wins). ILM rolls the
 posts index over, so a post may live in an older index than the one the write
-alias points at; one search over the family (:func:`streams.es.holders.holders`)
+alias points at; one lookup over the family (:func:`streams.es.holders.holders`)
 says which indices hold the batch's ids, and
 :func:`streams.steps.placement.place` aims each delete at every copy and each
 write at the copy already there, so a delete or an edit of an older post does

@@ -4,7 +4,7 @@ The alerts twin of :mod:`streams.worker.agents.index`, with the same
 guarantees: events are taken in batches and collapsed to one action per
 alert id (:func:`streams.steps.alert.alert_actions`, last write wins), so a
 replayed or redelivered alert overwrites its document (``_id`` is the alert
-id). ILM rolls the alerts index over too, so one search over the family
+id). ILM rolls the alerts index over too, so one lookup over the family
 (:func:`streams.es.holders.holders`) says which indices already hold the
 batch's ids and :func:`streams.steps.placement.place` writes each alert where
 it already lives, keeping one copy after a rollover.

@@ -9,7 +9,7 @@ newer one. ``_id`` is the conversation id, so a replay or a redelivery
 overwrites the same document.
 
 The family has a write alias over numbered indices like posts (no ILM, but an
-operator may roll it over): one search over the family
+operator may roll it over): one lookup over the family
 (:func:`streams.es.holders.holders`) says which indices hold the batch's
 threads, and :func:`streams.steps.placement.place` writes each view where the
 thread's document already lives and aims each delete at every copy, so a

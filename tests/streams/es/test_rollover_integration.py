@@ -253,19 +253,36 @@ async def test_bulk_results_map_back_by_concrete_index_when_an_id_has_several_ac
     ]
 
 
-async def test_the_holder_lookup_splits_rather_than_truncates(
+async def test_the_holder_lookup_takes_further_requests_rather_than_truncating(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """More ids, or more copies, than one search may return take further searches, never a gap."""
+    """More (index, id) pairs than one multi-get may ask for take further requests, never a gap."""
     ids = [f"x:{n}" for n in range(6)]
     for generation in (1, 2):
         for doc_id in ids:
             stage.sync.index(index=stage.index_name(generation), id=doc_id, document={"id": doc_id})
-    stage.sync.indices.refresh(index=stage.family)
-    monkeypatch.setattr(holders_module, "MAX_RESULTS", 4)
-    monkeypatch.setattr(holders_module, "COPIES_PER_ID", 1)
+    asked: list[int] = []
+    mget = stage.es.mget
+
+    async def counted(**kwargs: Any) -> Any:
+        asked.append(len(kwargs["docs"]))
+        return await mget(**kwargs)
+
+    monkeypatch.setattr(holders_module, "MAX_GETS", 5)
+    monkeypatch.setattr(stage.es, "mget", counted)
     held = await holders(stage.es, stage.family, [*ids, "x:absent"])
     assert held == {i: [stage.index_name(1), stage.index_name(2)] for i in ids}
+    assert asked == [5, 5, 4], "2 indices x 7 ids in requests of at most 5 pairs"
+
+
+async def test_the_holder_lookup_finds_a_copy_indexed_a_moment_ago_without_a_refresh(
+    stage: Stage,
+) -> None:
+    """A get is real-time: an edit right after a rollover still finds the copy just written."""
+    stage.sync.index(index=stage.index_name(1), id="x:1", document={"id": "x:1"}, refresh=False)
+    stage.sync.index(index=stage.index_name(2), id="x:2", document={"id": "x:2"}, refresh=False)
+    held = await holders(stage.es, stage.family, ["x:1", "x:2"])
+    assert held == {"x:1": [stage.index_name(1)], "x:2": [stage.index_name(2)]}
 
 
 async def test_the_holder_lookup_of_no_ids_or_an_empty_family_finds_nothing(stage: Stage) -> None:

@@ -33,6 +33,10 @@ aims a delete at that copy too, which costs at most a harmless 404 and never
 leaves a second copy behind; and a write aimed at an unavailable shard is
 retried by the bulk like any other 503.
 
+Listing needs the ``view_index_metadata`` index privilege besides ``read``.
+A client refused it (403) falls back, for the rest of the process, to the
+``ids`` search of :mod:`streams.es.holders_search` and says so once in the log.
+
 While the cluster cannot be reached the lookup waits with the bulk's capped
 backoff and tries again (:func:`streams.es.bulk.until_reachable`), so the index
 agent pauses instead of failing the batch.
@@ -44,9 +48,10 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, AuthorizationException
 
 from streams.es.bulk import BulkOptions, until_reachable
+from streams.es.holders_search import searched_holders
 
 log = logging.getLogger("townsquare.index")
 
@@ -55,6 +60,9 @@ MAX_GETS = 10_000
 
 GONE = "index_not_found_exception"
 """The per-document error of an index deleted since it was listed: it holds nothing."""
+
+_UNLISTABLE: set[str] = set()
+"""Patterns this process may not list (403): looked up by search from then on."""
 
 
 async def family_indices(es: AsyncElasticsearch, pattern: str) -> list[str]:
@@ -94,7 +102,20 @@ async def holders_once(
     es: AsyncElasticsearch, pattern: str, ids: Sequence[str]
 ) -> dict[str, list[str]]:
     """:func:`holders` without the outage retry: connection errors raise."""
-    indices = await family_indices(es, pattern)
+    if pattern in _UNLISTABLE:
+        return await searched_holders(es, pattern, ids)
+    try:
+        indices = await family_indices(es, pattern)
+    except AuthorizationException as exc:
+        _UNLISTABLE.add(pattern)
+        log.warning(
+            "may not list the indices of %s; finding where posts are held by search, which "
+            "misses documents indexed in the last second. Grant the view_index_metadata "
+            "index privilege on it and restart the worker for real-time lookups",
+            pattern,
+            extra={"stage": "index", "error": str(exc)[:300]},
+        )
+        return await searched_holders(es, pattern, ids)
     pairs = [{"_index": index, "_id": doc_id} for index in indices for doc_id in ids]
     docs: list[dict[str, Any]] = []
     for start in range(0, len(pairs), MAX_GETS):

@@ -12,6 +12,7 @@ the family holds afterwards is read back through the alias and the pattern.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from typing import Any, cast
 
 import faust
 import pytest
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import AsyncElasticsearch, AuthorizationException, Elasticsearch
 from support import Servers, isolated
 
 from schemas.models import EnrichedPost, Joinability, PostDeleted
 from streams.cli.setup import run_setup
 from streams.es import holders as holders_module
+from streams.es import holders_search
 from streams.es.bulk import BulkOptions, index_batch
 from streams.es.client import async_client, sync_client
 from streams.es.documents import bulk_action
@@ -283,6 +286,48 @@ async def test_the_holder_lookup_finds_a_copy_indexed_a_moment_ago_without_a_ref
     stage.sync.index(index=stage.index_name(2), id="x:2", document={"id": "x:2"}, refresh=False)
     held = await holders(stage.es, stage.family, ["x:1", "x:2"])
     assert held == {"x:1": [stage.index_name(1)], "x:2": [stage.index_name(2)]}
+
+
+async def test_the_search_lookup_splits_rather_than_truncates(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More ids, or more copies, than one search may return take further searches, never a gap."""
+    ids = [f"x:{n}" for n in range(6)]
+    for generation in (1, 2):
+        for doc_id in ids:
+            stage.sync.index(index=stage.index_name(generation), id=doc_id, document={"id": doc_id})
+    stage.sync.indices.refresh(index=stage.family)
+    monkeypatch.setattr(holders_search, "MAX_RESULTS", 4)
+    monkeypatch.setattr(holders_search, "COPIES_PER_ID", 1)
+    held = await holders_search.searched_holders(stage.es, stage.family, [*ids, "x:absent"])
+    assert held == {i: [stage.index_name(1), stage.index_name(2)] for i in ids}
+
+
+async def test_a_client_that_may_not_list_indices_finds_holders_by_search(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An API key without view_index_metadata is refused the listing (403): search, say it once."""
+    for generation in (1, 2):
+        stage.sync.index(index=stage.index_name(generation), id="x:1", document={"id": "x:1"})
+    stage.sync.indices.refresh(index=stage.family)
+    listings: list[str] = []
+
+    async def forbidden(**kwargs: Any) -> Any:
+        listings.append(kwargs["name"])
+        meta = ApiResponseMeta(403, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "127.0.0.1", 9))
+        raise AuthorizationException(
+            "action [indices:admin/resolve/index] is unauthorized", meta, {}
+        )
+
+    monkeypatch.setattr(holders_module, "_UNLISTABLE", set())
+    monkeypatch.setattr(stage.es.indices, "resolve_index", forbidden)
+    with caplog.at_level(logging.WARNING, logger="townsquare.index"):
+        for _ in range(2):
+            held = await holders(stage.es, stage.family, ["x:1", "x:absent"])
+            assert held == {"x:1": [stage.index_name(1), stage.index_name(2)]}
+    assert listings == [stage.family], "asked once, then searched without asking again"
+    warned = [r.getMessage() for r in caplog.records if "view_index_metadata" in r.getMessage()]
+    assert len(warned) == 1
 
 
 async def test_the_holder_lookup_of_no_ids_or_an_empty_family_finds_nothing(stage: Stage) -> None:

@@ -103,6 +103,14 @@ class Stage:
         self.sync.indices.refresh(index=self.family)
         assert self.sync.indices.rollover(alias=self.alias)["rolled_over"]
 
+    def index_everywhere(self, ids: Sequence[str], generations: Sequence[int] = (1, 2)) -> None:
+        """A bare copy of each id in each generation's index (no refresh)."""
+        for generation in generations:
+            for doc_id in ids:
+                self.sync.index(
+                    index=self.index_name(generation), id=doc_id, document={"id": doc_id}
+                )
+
     def copies(self, post_id: str, index: str | None = None) -> list[tuple[str, str]]:
         """(concrete index, text) of each copy of a post under ``index`` (default: the family)."""
         self.sync.indices.refresh(index=self.family)
@@ -261,9 +269,7 @@ async def test_the_holder_lookup_takes_further_requests_rather_than_truncating(
 ) -> None:
     """More (index, id) pairs than one multi-get may ask for take further requests, never a gap."""
     ids = [f"x:{n}" for n in range(6)]
-    for generation in (1, 2):
-        for doc_id in ids:
-            stage.sync.index(index=stage.index_name(generation), id=doc_id, document={"id": doc_id})
+    stage.index_everywhere(ids)
     asked: list[int] = []
     mget = stage.es.mget
 
@@ -293,9 +299,7 @@ async def test_the_search_lookup_splits_rather_than_truncates(
 ) -> None:
     """More ids, or more copies, than one search may return take further searches, never a gap."""
     ids = [f"x:{n}" for n in range(6)]
-    for generation in (1, 2):
-        for doc_id in ids:
-            stage.sync.index(index=stage.index_name(generation), id=doc_id, document={"id": doc_id})
+    stage.index_everywhere(ids)
     stage.sync.indices.refresh(index=stage.family)
     monkeypatch.setattr(holders_search, "MAX_RESULTS", 4)
     monkeypatch.setattr(holders_search, "COPIES_PER_ID", 1)

@@ -216,7 +216,9 @@ def summary(es: Elasticsearch, settings: Settings, ids: list[str], console: Cons
             f"{awaiting} conversations await our reply",
         )
     )
-    raised = alerts_by_rule(es, settings.index_alias("alerts"))
+    alerts = settings.index_alias("alerts")
+    es.indices.refresh(index=alerts, ignore_unavailable=True)  # count alerts indexed just now
+    raised = alerts_by_rule(es, alerts)
     by_rule = ", ".join(f"{rule} {n}" for rule, n in raised.items())
     console.print(
         plain(f"alerts raised: {sum(raised.values())}" + (f" ({by_rule})" if by_rule else ""))

@@ -16,6 +16,7 @@ import asyncio
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 from rich.console import Console
 from support import Isolated, Servers, isolated, running_worker, wait_for
 from typer.testing import CliRunner, Result
@@ -425,16 +427,31 @@ def _when(stored: str) -> str:
     return datetime.fromisoformat(stored).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _settled_count(es: Elasticsearch, alias: str, quiet: float = 2.0, timeout: float = 30.0) -> int:
+    """Documents under ``alias`` once a count has held for ``quiet`` seconds (bounded)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        es.indices.refresh(index=alias, ignore_unavailable=True)
+        count = int(es.count(index=alias, ignore_unavailable=True)["count"])
+        if count != last:
+            last, since = count, time.monotonic()
+        elif count > 0 and time.monotonic() - since >= quiet:
+            return count
+        time.sleep(0.25)
+    return last
+
+
 def test_run_summary_counts_threads_waiting_now_not_posts_ever_flagged(corpus: Corpus) -> None:
     from streams.cli.run import summary
 
     es = sync_client(corpus.iso.settings)
     out = Console(record=True, width=200)
+    alerts = corpus.iso.settings.index_alias("alerts")
     try:
+        # The alert role indexes its alerts a moment after the posts: wait until none arrive.
+        raised = _settled_count(es, alerts)
         summary(es, corpus.iso.settings, list(corpus.posts), out)
-        alerts = corpus.iso.settings.index_alias("alerts")
-        es.indices.refresh(index=alerts)
-        raised = int(es.count(index=alerts)["count"])
     finally:
         es.close()
     text = out.export_text()
